@@ -1,0 +1,1 @@
+//! The `#[kernel]` attribute of kernbench's kernel language.

@@ -1,0 +1,39 @@
+//! Command-line front end shared by the `kernbench` and `milestone` binaries.
+//!
+//! Each subcommand lives in its own module and returns the text to print, so
+//! tests can drive the CLI without spawning processes.
+
+pub mod lower;
+pub mod probe;
+
+use std::path::Path;
+
+use kernbench_core::{Topology, TopologyError};
+
+/// Anything that stops a command; printed as one line by the binaries.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Loads the topology named by `--topology`.
+pub fn load_topology(path: &Path) -> Result<Topology, CliError> {
+    Ok(Topology::from_file(path)?)
+}
+
+/// Parses `--param key=value` arguments, keeping their order.
+pub fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, CliError> {
+    raw.iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            _ => Err(CliError::Usage(format!(
+                "--param expects key=value, got `{p}`"
+            ))),
+        })
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! `kernbench probe`: latency and bandwidth of predefined traffic.

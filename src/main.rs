@@ -1,0 +1,54 @@
+//! `kernbench`: probe the machine, lower kernels, run benches.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kernbench::cli::{self, CliError};
+
+#[derive(Parser)]
+#[command(name = "kernbench", version, about = "A fast, deterministic AI-accelerator simulator")]
+struct Cli {
+    /// Machine description to simulate.
+    #[arg(long, global = true, default_value = "topology.yaml")]
+    topology: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Latency and bandwidth of predefined transfers (host, local/remote HBM, other SIP).
+    Probe(cli::probe::ProbeArgs),
+    /// Print the command stream a kernel lowers to (program 0).
+    Lower {
+        /// Registered kernel name (e.g. matmul, ring_allreduce).
+        kernel: String,
+        /// Kernel parameter override, key=value (repeatable).
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+    },
+}
+
+fn run(cli: Cli) -> Result<String, CliError> {
+    let topo = cli::load_topology(&cli.topology)?;
+    match cli.command {
+        Command::Probe(args) => cli::probe::run(&topo, &args),
+        Command::Lower { kernel, params } => {
+            cli::lower::run(&topo, &kernel, &cli::parse_params(&params)?)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
