@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use kernbench::cli::{self, CliError};
 
 #[derive(Parser)]
-#[command(name = "kernbench", version, about = "A fast, deterministic AI-accelerator simulator")]
+#[command(
+    name = "kernbench",
+    version,
+    about = "A fast, deterministic AI-accelerator simulator"
+)]
 struct Cli {
     /// Machine description to simulate.
     #[arg(long, global = true, default_value = "topology.yaml")]

@@ -1,12 +1,21 @@
 //! kernbench-core: the simulated machine and the kernel language's runtime.
 //!
 //! Layering inside the crate, bottom to top: [`topology`] (the parsed
-//! machine description) → the built machine and its routes → the event
-//! engine and its timing model → [`probe`]; [`dsl`] (tracing kernels into
-//! command streams) sits beside the engine. Nothing here knows about the
-//! `kernels` crate or the CLI.
+//! machine description) → [`machine`] (nodes and [`link`]s) and [`addr`] →
+//! [`route`] → [`engine`] (event queue and the burst timing model) →
+//! [`probe`]; [`dsl`] (tracing kernels into command streams) sits beside the
+//! engine. Nothing here knows about the `kernels` crate or the CLI.
 
+pub mod addr;
 pub mod dsl;
+pub mod engine;
+pub mod link;
+pub mod machine;
+pub mod probe;
+pub mod route;
 pub mod topology;
+pub mod units;
 
+pub use addr::{Endpoint, PhysAddr, Space};
+pub use machine::Machine;
 pub use topology::{Topology, TopologyError};

@@ -1,1 +1,63 @@
-fn main() {}
+//! `milestone`: regenerates a domain's evaluation results.
+//!
+//! The gemm, ccl and gqa benches arrive with the PE pipeline, collectives
+//! and attention work; until then this binary says so and runs the probe
+//! summary, the one evaluation the machine model supports today.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use kernbench::cli::{self, probe::ProbeArgs, CliError};
+
+/// Milestone domains users are promised (see shared design milestones.md).
+const PLANNED: [&str; 4] = ["gemm", "ccl", "gqa", "all"];
+/// Milestones this build can run.
+const AVAILABLE: [&str; 1] = ["probe"];
+
+#[derive(Parser)]
+#[command(
+    name = "milestone",
+    version,
+    about = "Regenerate the evaluation results of a domain"
+)]
+struct Args {
+    /// Domain to evaluate: probe (available now); gemm, ccl, gqa, all (planned).
+    domain: String,
+    /// Machine description to simulate.
+    #[arg(long, default_value = "topology.yaml")]
+    topology: PathBuf,
+}
+
+fn run(args: Args) -> Result<String, CliError> {
+    let domain = args.domain.as_str();
+    if !AVAILABLE.contains(&domain) && !PLANNED.contains(&domain) {
+        return Err(CliError::Usage(format!(
+            "unknown milestone `{domain}` (available: {}; planned: {})",
+            AVAILABLE.join(", "),
+            PLANNED.join(", ")
+        )));
+    }
+    if domain != "probe" {
+        eprintln!(
+            "milestone `{domain}` is not built yet; available: {}. Running the probe summary instead.",
+            AVAILABLE.join(", ")
+        );
+    }
+    let topo = cli::load_topology(&args.topology)?;
+    let report = cli::probe::measure(&topo, &ProbeArgs::default())?;
+    Ok(cli::probe::render(&report, false))
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -30,7 +30,9 @@ pub fn load_topology(path: &Path) -> Result<Topology, CliError> {
 pub fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, CliError> {
     raw.iter()
         .map(|p| match p.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            Some((k, v)) if !k.trim().is_empty() => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
             _ => Err(CliError::Usage(format!(
                 "--param expects key=value, got `{p}`"
             ))),

@@ -21,7 +21,10 @@ pub(crate) fn line_of(text: &str, dotted: &str) -> Option<usize> {
                     break;
                 }
             }
-            if body.strip_prefix(part).is_some_and(|r| r.trim_start().starts_with(':')) {
+            if body
+                .strip_prefix(part)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+            {
                 hit = Some((i, indent));
                 break;
             }

@@ -66,7 +66,11 @@ impl Topology {
         }
         c.count("system.pes_per_cube", s.pes_per_cube.into(), MAX_PES.into());
         c.non_negative("host.dma_setup_ns", self.host.dma_setup_ns);
-        c.count("host.read_request_bytes", self.host.read_request_bytes, 1 << 20);
+        c.count(
+            "host.read_request_bytes",
+            self.host.read_request_bytes,
+            1 << 20,
+        );
         for (name, l) in [
             ("pcie", &self.pcie),
             ("sip_link", &self.sip_link),
@@ -86,7 +90,10 @@ impl Topology {
         c.non_negative("xbar.overhead_ns", self.xbar.overhead_ns);
         c.positive("xbar.pe_port_bw_gbs", self.xbar.pe_port_bw_gbs);
         c.non_negative("xbar.port_mm", self.xbar.port_mm);
-        c.positive("hbm_ctrl.xbar_to_hbm_bw_gbs", self.hbm_ctrl.xbar_to_hbm_bw_gbs);
+        c.positive(
+            "hbm_ctrl.xbar_to_hbm_bw_gbs",
+            self.hbm_ctrl.xbar_to_hbm_bw_gbs,
+        );
         let eff = self.hbm_ctrl.efficiency;
         if !(eff > 0.0 && eff <= 1.0) {
             c.fail(
@@ -103,7 +110,11 @@ impl Topology {
         c.non_negative("pe_cpu.issue_ns", self.pe_cpu.issue_ns);
         c.non_negative("pe_cpu.launch_ns", self.pe_cpu.launch_ns);
         c.non_negative("pe_dma.setup_ns", self.pe_dma.setup_ns);
-        c.count("pe_tcm.kernel_scratch_mb", self.pe_tcm.kernel_scratch_mb, 1 << 16);
+        c.count(
+            "pe_tcm.kernel_scratch_mb",
+            self.pe_tcm.kernel_scratch_mb,
+            1 << 16,
+        );
         c.positive("pe_tcm.fetch_bw_gbs", self.pe_tcm.fetch_bw_gbs);
         let g = &self.pe_gemm;
         for (key, v) in [

@@ -1,0 +1,228 @@
+//! The discrete-event engine: integer-picosecond time, a monotone event
+//! queue, per-link occupancy, and burst-level transfers.
+//!
+//! A transfer is split into bursts (`hbm.burst_bytes`). The source injects
+//! one burst at a time: the next as soon as the first link has serialized
+//! the previous one, so concurrent transfers interleave on shared links. A
+//! burst crosses its route cut-through: at each link it starts when its head
+//! arrives and the link is free (first come, first served), occupies the
+//! link for bytes / bandwidth (and never finishes before its tail has
+//! arrived from upstream), and its head reaches the next hop after the
+//! link's overhead and propagation. Contention, head-of-line blocking and
+//! back-to-back serialization follow from these rules alone.
+
+mod queue;
+mod transfer;
+
+use std::sync::Arc;
+
+pub use queue::EventQueue;
+pub use transfer::{HopTime, TransferId, TransferReport};
+
+use crate::addr::Endpoint;
+use crate::machine::Machine;
+use crate::route::RouteError;
+use crate::units::Ps;
+
+use transfer::Transfer;
+
+/// What the engine does at a point in time.
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    /// The source of a transfer injects its next burst.
+    Inject { xfer: u32 },
+    /// The head of a burst arrives at the input of hop `hop`; its tail
+    /// arrives at `tail`.
+    Hop {
+        xfer: u32,
+        burst: u32,
+        hop: u16,
+        tail: Ps,
+    },
+    /// The last byte of a transfer has arrived.
+    Done { xfer: u32 },
+}
+
+/// One simulation over a machine: time, pending events, link occupancy and
+/// the transfers started so far.
+pub struct Sim {
+    machine: Arc<Machine>,
+    queue: EventQueue<Event>,
+    /// Per link, the time it finishes serializing what it has accepted.
+    link_free: Vec<Ps>,
+    transfers: Vec<Transfer>,
+    events: u64,
+}
+
+impl Sim {
+    pub fn new(machine: Arc<Machine>) -> Self {
+        let links = machine.links.len();
+        Sim {
+            machine,
+            queue: EventQueue::new(),
+            link_free: vec![0; links],
+            transfers: Vec::new(),
+            events: 0,
+        }
+    }
+
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// Current simulated time.
+    pub fn now(&self) -> Ps {
+        self.queue.now()
+    }
+
+    /// Events processed so far.
+    pub fn events_processed(&self) -> u64 {
+        self.events
+    }
+
+    /// Starts moving `bytes` from `src` to `dst` at time `at`, after a fixed
+    /// `setup_ps` (descriptor setup of the initiating DMA engine).
+    pub fn start_copy(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        bytes: u64,
+        setup_ps: Ps,
+        at: Ps,
+    ) -> Result<TransferId, RouteError> {
+        let t = Transfer::new(&self.machine, src, dst, bytes, setup_ps, at)?;
+        Ok(self.launch(t))
+    }
+
+    /// Starts a read: `requester` sends a request packet of
+    /// `host.read_request_bytes` to `target`, which then streams `bytes`
+    /// back. The returned id reports the whole round trip.
+    pub fn start_read(
+        &mut self,
+        requester: Endpoint,
+        target: Endpoint,
+        bytes: u64,
+        setup_ps: Ps,
+        at: Ps,
+    ) -> Result<TransferId, RouteError> {
+        let req_bytes = self.machine.topo.host.read_request_bytes;
+        let data = Transfer::new(&self.machine, target, requester, bytes, 0, at)?;
+        let mut req = Transfer::new(&self.machine, requester, target, req_bytes, setup_ps, at)?;
+        let data_id = self.transfers.len() as u32 + 1;
+        req.then = Some(data_id);
+        let req_id = self.launch(req);
+        self.transfers.push(data);
+        Ok(req_id)
+    }
+
+    fn launch(&mut self, t: Transfer) -> TransferId {
+        let id = self.transfers.len() as u32;
+        let at = t.start + t.setup_ps;
+        self.transfers.push(t);
+        self.queue.push(at, Event::Inject { xfer: id });
+        TransferId(id)
+    }
+
+    /// Runs until no event remains; returns the time of the last event.
+    pub fn run(&mut self) -> Ps {
+        while let Some((now, ev)) = self.queue.pop() {
+            self.events += 1;
+            self.step(now, ev);
+        }
+        self.queue.now()
+    }
+
+    fn step(&mut self, now: Ps, ev: Event) {
+        match ev {
+            Event::Inject { xfer } => self.inject(now, xfer),
+            Event::Hop {
+                xfer,
+                burst,
+                hop,
+                tail,
+            } => self.hop(now, xfer, burst, hop, tail),
+            Event::Done { xfer } => self.done(now, xfer),
+        }
+    }
+
+    fn inject(&mut self, now: Ps, xfer: u32) {
+        let t = &mut self.transfers[xfer as usize];
+        let burst = t.injected;
+        t.injected += 1;
+        t.source.touch(now, now);
+        if t.route.hops.is_empty() {
+            // Source and destination are the same node: nothing moves.
+            self.queue.push(now, Event::Done { xfer });
+        } else {
+            self.queue.push(
+                now,
+                Event::Hop {
+                    xfer,
+                    burst,
+                    hop: 0,
+                    tail: now,
+                },
+            );
+        }
+    }
+
+    fn hop(&mut self, now: Ps, xfer: u32, burst: u32, hop: u16, tail_in: Ps) {
+        let t = &mut self.transfers[xfer as usize];
+        let h = t.route.hops[hop as usize];
+        let lane = if h.lanes > 1 {
+            t.lane(hop as usize, burst) % u64::from(h.lanes)
+        } else {
+            0
+        };
+        let link_id = h.link.0 as usize + lane as usize;
+        let link = &self.machine.links[link_id];
+        let bytes = t.burst_len(burst);
+        let start = now.max(self.link_free[link_id]);
+        let end = (start + link.bw.ser_ps(bytes)).max(tail_in);
+        self.link_free[link_id] = end;
+        let d = link.delay_ps();
+        let (head_out, tail_out) = (start + d, end + d);
+        t.hop_times[hop as usize].touch(head_out, tail_out);
+        if hop == 0 && t.injected < t.n_bursts {
+            // The source streams the next burst once this one is on the wire;
+            // a group of parallel lanes (HBM pseudo-channels) takes the next
+            // burst as soon as this one has a lane.
+            let next = if h.lanes > 1 { start } else { end };
+            self.queue.push(next, Event::Inject { xfer });
+        }
+        if (hop as usize) + 1 < t.route.hops.len() {
+            self.queue.push(
+                head_out,
+                Event::Hop {
+                    xfer,
+                    burst,
+                    hop: hop + 1,
+                    tail: tail_out,
+                },
+            );
+        } else {
+            t.arrived += 1;
+            t.last_tail = t.last_tail.max(tail_out);
+            if t.arrived == t.n_bursts {
+                let at = t.last_tail;
+                self.queue.push(at, Event::Done { xfer });
+            }
+        }
+    }
+
+    fn done(&mut self, now: Ps, xfer: u32) {
+        let t = &mut self.transfers[xfer as usize];
+        t.done_at = Some(now);
+        if let Some(next) = t.then {
+            let n = &mut self.transfers[next as usize];
+            n.start = now;
+            let at = now + n.setup_ps;
+            self.queue.push(at, Event::Inject { xfer: next });
+        }
+    }
+
+    /// What happened to a transfer; `None` until it has completed.
+    pub fn report(&self, id: TransferId) -> Option<TransferReport> {
+        transfer::report(&self.transfers, id)
+    }
+}
