@@ -163,14 +163,11 @@ pub fn measure(
     let host_setup = ns_to_ps(t.host.dma_setup_ns);
     let pe_setup = ns_to_ps(t.pe_dma.setup_ns);
     let far = machine.cube_index(t.system.cube_mesh.x - 1, t.system.cube_mesh.y - 1);
-    let mut sim = Sim::new(machine.clone());
-    let id = match case {
-        ProbeCase::HostWrite => sim.start_copy(Endpoint::Host, hbm(0, 0), bytes, host_setup, 0)?,
-        ProbeCase::HostRead => sim.start_read(Endpoint::Host, hbm(0, 0), bytes, host_setup, 0)?,
-        ProbeCase::PeLocalHbm => sim.start_copy(tcm(0, 0, 0), hbm(0, 0), bytes, pe_setup, 0)?,
-        ProbeCase::PeRemoteCubeHbm => {
-            sim.start_copy(tcm(0, 0, 0), hbm(0, far), bytes, pe_setup, 0)?
-        }
+    let (src, dst, read) = match case {
+        ProbeCase::HostWrite => (Endpoint::Host, hbm(0, 0), false),
+        ProbeCase::HostRead => (Endpoint::Host, hbm(0, 0), true),
+        ProbeCase::PeLocalHbm => (tcm(0, 0, 0), hbm(0, 0), false),
+        ProbeCase::PeRemoteCubeHbm => (tcm(0, 0, 0), hbm(0, far), false),
         ProbeCase::PeRemoteSip => {
             if t.system.sips < 2 {
                 return Err(ProbeError::NotEnoughSips {
@@ -179,8 +176,19 @@ pub fn measure(
                     have: t.system.sips,
                 });
             }
-            sim.start_copy(tcm(0, 0, 0), hbm(1, 0), bytes, pe_setup, 0)?
+            (tcm(0, 0, 0), hbm(1, 0), false)
         }
+    };
+    let setup = if src == Endpoint::Host {
+        host_setup
+    } else {
+        pe_setup
+    };
+    let mut sim = Sim::new(machine.clone());
+    let id = if read {
+        sim.start_read(src, dst, bytes, setup, 0)?
+    } else {
+        sim.start_copy(src, dst, bytes, setup, 0)?
     };
     sim.run();
     let report = sim.report(id).ok_or(ProbeError::Incomplete(case.name()))?;
