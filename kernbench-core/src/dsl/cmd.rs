@@ -1,0 +1,306 @@
+//! The simulated ISA: typed commands over named on-chip buffers.
+//!
+//! Every command carries what an executor needs to compute both its values
+//! and its timing: shapes, dtypes, memory spaces, tensor addresses, valid
+//! extents of masked blocks and transpose/accumulate flags. Buffers are
+//! named by [`BufId`]; their shape, dtype, space and (after allocation)
+//! offset live in the stream's buffer table.
+
+use std::fmt;
+
+use super::dtype::DType;
+use super::ptr::BlockRef;
+
+/// Where an operand lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Space {
+    /// The PE's tightly coupled memory (kernel scratch).
+    Tcm,
+    /// The cube's shared SRAM.
+    Sram,
+    /// Device HBM, addressed through a tensor.
+    Hbm,
+}
+
+impl Space {
+    /// Lower-case name used in listings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Space::Tcm => "tcm",
+            Space::Sram => "sram",
+            Space::Hbm => "hbm",
+        }
+    }
+}
+
+impl fmt::Display for Space {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Names an on-chip buffer (index into [`CommandStream::buffers`](super::CommandStream::buffers)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BufId(pub u32);
+
+impl BufId {
+    /// Index into the stream's buffer table.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for BufId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b{}", self.0)
+    }
+}
+
+/// An on-chip buffer: a 2-D row-major tile in TCM or SRAM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Buffer {
+    /// Its name.
+    pub id: BufId,
+    /// `Tcm` or `Sram` (never `Hbm`).
+    pub space: Space,
+    /// Rows x cols.
+    pub shape: [usize; 2],
+    /// Element type.
+    pub dtype: DType,
+    /// Byte offset inside the program's scratch (TCM) or SRAM window,
+    /// assigned by the liveness allocator after tracing.
+    pub offset: Option<u64>,
+}
+
+impl Buffer {
+    /// Size in bytes.
+    pub fn bytes(&self) -> u64 {
+        (self.shape[0] * self.shape[1]) as u64 * self.dtype.size_bytes()
+    }
+}
+
+/// A GEMM input: an on-chip buffer or a block that stays in HBM and is
+/// streamed per tile by the PE scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operand {
+    /// A TCM or SRAM buffer (its space is in the buffer table).
+    Buf(BufId),
+    /// A block of a tensor in HBM, read directly by the GEMM pipeline.
+    Hbm(BlockRef),
+}
+
+/// One input of a [`GemmCmd`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GemmOperand {
+    /// Where the data comes from.
+    pub src: Operand,
+    /// Space of `src` (denormalised so timing needs no table lookup).
+    pub space: Space,
+    /// Whether the operand is used transposed.
+    pub trans: bool,
+}
+
+/// A composite GEMM: `out = op(a) @ op(b) (+ acc)`; `op` transposes when
+/// the operand's `trans` flag is set. One command per `tl::dot`, tiled by
+/// the PE scheduler at execution time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GemmCmd {
+    /// Left operand, `m x k` after `op`.
+    pub a: GemmOperand,
+    /// Right operand, `k x n` after `op`.
+    pub b: GemmOperand,
+    /// Output rows.
+    pub m: usize,
+    /// Reduction length.
+    pub k: usize,
+    /// Output columns.
+    pub n: usize,
+    /// Element type of `a` and `b`.
+    pub in_dtype: DType,
+    /// Accumulator read before the product is added; `None` overwrites.
+    pub acc: Option<BufId>,
+    /// Result buffer (`== acc` when accumulating in place), in TCM.
+    pub out: BufId,
+    /// Element type of `out`.
+    pub out_dtype: DType,
+}
+
+impl GemmCmd {
+    /// Multiply-accumulates performed.
+    pub fn macs(&self) -> u64 {
+        (self.m * self.k * self.n) as u64
+    }
+}
+
+/// The math engine's operations. Binary operations broadcast: each input
+/// dimension equals the output's or is 1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MathOp {
+    /// `out = value` everywhere (no inputs).
+    Fill(f64),
+    /// `out = x0 + x1`.
+    Add,
+    /// `out = x0 - x1`.
+    Sub,
+    /// `out = x0 * x1`.
+    Mul,
+    /// `out = x0 / x1`.
+    Div,
+    /// `out = max(x0, x1)`.
+    Max,
+    /// `out = e^x0`.
+    Exp,
+    /// `out = x0` converted to the output's dtype.
+    Cast,
+    /// `out[r, 0] = max_c x0[r, c]`.
+    RowMax,
+    /// `out[r, 0] = sum_c x0[r, c]`.
+    RowSum,
+    /// `out[0, 0] = sum of all x0`.
+    Sum,
+}
+
+impl MathOp {
+    /// Mnemonic used in listings.
+    pub fn mnemonic(&self) -> &'static str {
+        match self {
+            MathOp::Fill(_) => "fill",
+            MathOp::Add => "add",
+            MathOp::Sub => "sub",
+            MathOp::Mul => "mul",
+            MathOp::Div => "div",
+            MathOp::Max => "max",
+            MathOp::Exp => "exp",
+            MathOp::Cast => "cast",
+            MathOp::RowMax => "rowmax",
+            MathOp::RowSum => "rowsum",
+            MathOp::Sum => "sum",
+        }
+    }
+}
+
+/// An input of a [`MathCmd`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MathArg {
+    /// A TCM buffer.
+    Buf(BufId),
+    /// A scalar broadcast to every element.
+    Scalar(f64),
+}
+
+/// An element-wise or reduction operation on TCM buffers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MathCmd {
+    /// What to compute.
+    pub op: MathOp,
+    /// Inputs in order.
+    pub args: Vec<MathArg>,
+    /// Result buffer in TCM; its shape and dtype are in the buffer table.
+    pub out: BufId,
+}
+
+/// One instruction of a program's command stream.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Copy a (possibly masked) block from HBM into an on-chip buffer;
+    /// masked elements are zero-filled.
+    DmaRead {
+        /// Source block.
+        src: BlockRef,
+        /// Destination buffer (TCM or SRAM).
+        dst: BufId,
+    },
+    /// Copy an on-chip buffer to a block in HBM; masked elements are not
+    /// written.
+    DmaWrite {
+        /// Source buffer.
+        src: BufId,
+        /// Destination block.
+        dst: BlockRef,
+    },
+    /// A composite GEMM.
+    Gemm(GemmCmd),
+    /// A math-engine operation.
+    Math(MathCmd),
+    /// Send a TCM buffer to the PE of ring rank `peer` over IPCQ.
+    IpcqSend {
+        /// Destination rank.
+        peer: usize,
+        /// Buffer sent.
+        src: BufId,
+    },
+    /// Receive a tile from ring rank `peer` into a TCM buffer.
+    IpcqRecv {
+        /// Source rank.
+        peer: usize,
+        /// Buffer filled.
+        dst: BufId,
+    },
+}
+
+/// Kind of a command, for counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CommandKind {
+    /// [`Command::DmaRead`].
+    DmaRead,
+    /// [`Command::DmaWrite`].
+    DmaWrite,
+    /// [`Command::Gemm`].
+    Gemm,
+    /// [`Command::Math`].
+    Math,
+    /// [`Command::IpcqSend`].
+    IpcqSend,
+    /// [`Command::IpcqRecv`].
+    IpcqRecv,
+}
+
+impl Command {
+    /// The command's kind.
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            Command::DmaRead { .. } => CommandKind::DmaRead,
+            Command::DmaWrite { .. } => CommandKind::DmaWrite,
+            Command::Gemm(_) => CommandKind::Gemm,
+            Command::Math(_) => CommandKind::Math,
+            Command::IpcqSend { .. } => CommandKind::IpcqSend,
+            Command::IpcqRecv { .. } => CommandKind::IpcqRecv,
+        }
+    }
+
+    /// Buffers the command reads (its scoreboard dependencies).
+    pub fn reads(&self) -> Vec<BufId> {
+        match self {
+            Command::DmaRead { .. } | Command::IpcqRecv { .. } => Vec::new(),
+            Command::DmaWrite { src, .. } | Command::IpcqSend { src, .. } => vec![*src],
+            Command::Gemm(g) => {
+                let mut v = Vec::with_capacity(3);
+                for op in [g.a.src, g.b.src] {
+                    if let Operand::Buf(id) = op {
+                        v.push(id);
+                    }
+                }
+                v.extend(g.acc);
+                v
+            }
+            Command::Math(m) => m
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    MathArg::Buf(id) => Some(*id),
+                    MathArg::Scalar(_) => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Buffers the command writes.
+    pub fn writes(&self) -> Option<BufId> {
+        match self {
+            Command::DmaRead { dst, .. } | Command::IpcqRecv { dst, .. } => Some(*dst),
+            Command::Gemm(g) => Some(g.out),
+            Command::Math(m) => Some(m.out),
+            Command::DmaWrite { .. } | Command::IpcqSend { .. } => None,
+        }
+    }
+}

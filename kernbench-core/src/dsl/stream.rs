@@ -1,0 +1,187 @@
+//! A traced program: its commands, its buffer table and their text form.
+
+use std::fmt;
+use std::ops::AddAssign;
+
+use super::cmd::{BufId, Buffer, Command, CommandKind, GemmOperand, MathArg, Operand};
+use super::trace::ProgramInfo;
+
+/// The command stream of one program instance, with TCM/SRAM offsets
+/// assigned by liveness.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandStream {
+    /// Kernel name.
+    pub kernel: String,
+    /// The program instance traced.
+    pub program: ProgramInfo,
+    /// Commands in issue order.
+    pub commands: Vec<Command>,
+    /// Buffer table, indexed by [`BufId::index`].
+    pub buffers: Vec<Buffer>,
+    /// Highest TCM scratch byte used.
+    pub tcm_peak: u64,
+    /// Highest byte used in the program's SRAM window.
+    pub sram_peak: u64,
+}
+
+/// Commands of a stream by kind (the benches' counting rules).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamCounts {
+    /// `DmaRead`s.
+    pub dma_read: usize,
+    /// `DmaWrite`s.
+    pub dma_write: usize,
+    /// `GemmCmd`s (one per `tl::dot`).
+    pub gemm: usize,
+    /// `MathCmd`s.
+    pub math: usize,
+    /// `IpcqSend`s.
+    pub ipcq_send: usize,
+    /// `IpcqRecv`s.
+    pub ipcq_recv: usize,
+}
+
+impl AddAssign for StreamCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.dma_read += o.dma_read;
+        self.dma_write += o.dma_write;
+        self.gemm += o.gemm;
+        self.math += o.math;
+        self.ipcq_send += o.ipcq_send;
+        self.ipcq_recv += o.ipcq_recv;
+    }
+}
+
+impl CommandStream {
+    /// The buffer `id` names.
+    ///
+    /// Ids in a traced stream always index its table; an id from another
+    /// stream may not, hence the `Option`.
+    pub fn buffer(&self, id: BufId) -> Option<&Buffer> {
+        self.buffers.get(id.index())
+    }
+
+    /// Commands by kind.
+    pub fn counts(&self) -> StreamCounts {
+        let mut c = StreamCounts::default();
+        for cmd in &self.commands {
+            match cmd.kind() {
+                CommandKind::DmaRead => c.dma_read += 1,
+                CommandKind::DmaWrite => c.dma_write += 1,
+                CommandKind::Gemm => c.gemm += 1,
+                CommandKind::Math => c.math += 1,
+                CommandKind::IpcqSend => c.ipcq_send += 1,
+                CommandKind::IpcqRecv => c.ipcq_recv += 1,
+            }
+        }
+        c
+    }
+
+    /// One command as a listing line (without its index).
+    pub fn command_text(&self, index: usize) -> String {
+        match self.commands.get(index) {
+            Some(cmd) => command_text(&self.buffers, cmd),
+            None => format!("<no command #{index}>"),
+        }
+    }
+}
+
+struct Buf<'a>(&'a [Buffer], BufId);
+
+impl fmt::Display for Buf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.get(self.1.index()) {
+            Some(b) => {
+                write!(f, "{}:{}", b.id, b.space)?;
+                if let Some(off) = b.offset {
+                    write!(f, "@0x{off:x}")?;
+                }
+                write!(f, "[{}x{} {}]", b.shape[0], b.shape[1], b.dtype)
+            }
+            None => write!(f, "{}:?", self.1),
+        }
+    }
+}
+
+fn operand_text(buffers: &[Buffer], op: &GemmOperand) -> String {
+    let t = if op.trans { "^T" } else { "" };
+    match op.src {
+        Operand::Buf(id) => format!("{}{t}", Buf(buffers, id)),
+        Operand::Hbm(b) => format!("{b}{t}"),
+    }
+}
+
+/// Text form of one command, buffers resolved through `buffers`.
+pub(crate) fn command_text(buffers: &[Buffer], cmd: &Command) -> String {
+    match cmd {
+        Command::DmaRead { src, dst } => format!("dma.read   {} <- {src}", Buf(buffers, *dst)),
+        Command::DmaWrite { src, dst } => format!("dma.write  {dst} <- {}", Buf(buffers, *src)),
+        Command::Gemm(g) => {
+            let acc = match g.acc {
+                Some(id) if id == g.out => " +=".to_string(),
+                Some(id) => format!(" <- {} +", Buf(buffers, id)),
+                None => " <-".to_string(),
+            };
+            format!(
+                "gemm       {}{acc} {} @ {}  m={} k={} n={} {}->{}",
+                Buf(buffers, g.out),
+                operand_text(buffers, &g.a),
+                operand_text(buffers, &g.b),
+                g.m,
+                g.k,
+                g.n,
+                g.in_dtype,
+                g.out_dtype
+            )
+        }
+        Command::Math(m) => {
+            let mut s = format!("math.{:<6} {} <-", m.op.mnemonic(), Buf(buffers, m.out));
+            if let super::cmd::MathOp::Fill(v) = m.op {
+                s.push_str(&format!(" {v}"));
+            }
+            for a in &m.args {
+                match a {
+                    MathArg::Buf(id) => s.push_str(&format!(" {}", Buf(buffers, *id))),
+                    MathArg::Scalar(v) => s.push_str(&format!(" {v}")),
+                }
+            }
+            s
+        }
+        Command::IpcqSend { peer, src } => {
+            format!("ipcq.send  rank {peer} <- {}", Buf(buffers, *src))
+        }
+        Command::IpcqRecv { peer, dst } => {
+            format!("ipcq.recv  {} <- rank {peer}", Buf(buffers, *dst))
+        }
+    }
+}
+
+impl fmt::Display for CommandStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.counts();
+        writeln!(f, "; kernel `{}`, {}", self.kernel, self.program)?;
+        writeln!(
+            f,
+            "; {} commands: {} dma.read, {} dma.write, {} gemm, {} math, {} ipcq.send, {} ipcq.recv",
+            self.commands.len(),
+            c.dma_read,
+            c.dma_write,
+            c.gemm,
+            c.math,
+            c.ipcq_send,
+            c.ipcq_recv
+        )?;
+        writeln!(
+            f,
+            "; {} buffers, tcm peak {} B, sram peak {} B",
+            self.buffers.len(),
+            self.tcm_peak,
+            self.sram_peak
+        )?;
+        let width = self.commands.len().saturating_sub(1).to_string().len();
+        for (i, cmd) in self.commands.iter().enumerate() {
+            writeln!(f, "{i:>width$}  {}", command_text(&self.buffers, cmd))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,303 @@
+//! The tracing context of one program instance.
+//!
+//! `#[kernel]` turns a kernel body into a function of a hidden
+//! [`KernelCx`]; each `tl::` call records into it. Tracing runs the body
+//! once, as ordinary Rust, for one program instance: loops and branches
+//! over integers unroll into a flat command stream.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+
+use super::alloc;
+use super::cmd::{BufId, Buffer, Command, Space};
+use super::error::{OpError, TraceError, TraceErrorKind};
+use super::stream::{command_text, CommandStream};
+use crate::Topology;
+
+/// Which program instance is being traced: its position in the launch
+/// grid and, for collectives, its rank in the installed ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProgramInfo {
+    /// `tl::program_id(axis)` for axes 0, 1, 2.
+    pub program_id: [usize; 3],
+    /// `tl::num_programs(axis)`.
+    pub num_programs: [usize; 3],
+    /// `tl::rank()`.
+    pub rank: usize,
+    /// `tl::world_size()`.
+    pub world_size: usize,
+}
+
+impl ProgramInfo {
+    /// The only program of a 1x1x1 grid, rank 0 of 1.
+    pub fn single() -> Self {
+        ProgramInfo {
+            program_id: [0; 3],
+            num_programs: [1; 3],
+            rank: 0,
+            world_size: 1,
+        }
+    }
+
+    /// Program `program_id` of a `num_programs` grid, rank 0 of 1.
+    pub fn grid(program_id: [usize; 3], num_programs: [usize; 3]) -> Self {
+        ProgramInfo {
+            program_id,
+            num_programs,
+            rank: 0,
+            world_size: 1,
+        }
+    }
+
+    /// The same program as rank `rank` of a ring of `world_size`.
+    pub fn with_ring(self, rank: usize, world_size: usize) -> Self {
+        ProgramInfo {
+            rank,
+            world_size,
+            ..self
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        for axis in 0..3 {
+            if self.num_programs[axis] == 0 {
+                return Err(format!("num_programs({axis}) is 0"));
+            }
+            if self.program_id[axis] >= self.num_programs[axis] {
+                return Err(format!(
+                    "program_id({axis}) = {} is outside the grid of {}",
+                    self.program_id[axis], self.num_programs[axis]
+                ));
+            }
+        }
+        if self.rank >= self.world_size {
+            return Err(format!(
+                "rank {} is outside the ring of {}",
+                self.rank, self.world_size
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ProgramInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c] = self.program_id;
+        let [x, y, z] = self.num_programs;
+        write!(
+            f,
+            "program ({a},{b},{c}) of ({x},{y},{z}), rank {} of {}",
+            self.rank, self.world_size
+        )
+    }
+}
+
+/// Limits that apply while tracing and allocating a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceConfig {
+    /// TCM kernel scratch per PE, bytes.
+    pub scratch_bytes: u64,
+    /// SRAM window of one program (the cube's SRAM split among its PEs), bytes.
+    pub sram_bytes: u64,
+    /// Longest stream accepted; guards against runaway loops.
+    pub max_commands: usize,
+}
+
+impl TraceConfig {
+    /// Limits of the machine described by `topo`.
+    pub fn from_topology(topo: &Topology) -> Self {
+        let sram_total = topo.sram.size_mb * 1024 * 1024;
+        let pes = u64::from(topo.system.pes_per_cube.max(1));
+        TraceConfig {
+            scratch_bytes: topo.pe_tcm.scratch_bytes(),
+            sram_bytes: sram_total / pes,
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for TraceConfig {
+    /// 1 MiB scratch (the design default), 4 MiB SRAM window, 4M commands.
+    fn default() -> Self {
+        TraceConfig {
+            scratch_bytes: 1 << 20,
+            sram_bytes: 4 << 20,
+            max_commands: 4 << 20,
+        }
+    }
+}
+
+pub(crate) type Shared = Rc<RefCell<State>>;
+
+/// Recording state of one trace.
+pub(crate) struct State {
+    pub(crate) kernel: &'static str,
+    pub(crate) program: ProgramInfo,
+    max_commands: usize,
+    pub(crate) commands: Vec<Command>,
+    pub(crate) buffers: Vec<Buffer>,
+    error: Option<TraceError>,
+}
+
+impl State {
+    pub(crate) fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    fn fail_kind(&mut self, kind: TraceErrorKind) {
+        if self.error.is_none() {
+            self.error = Some(TraceError {
+                kernel: self.kernel.to_string(),
+                program: self.program,
+                kind,
+            });
+        }
+    }
+
+    /// Records the first error; later operations become no-ops so the body
+    /// can run to completion without panicking.
+    pub(crate) fn fail(&mut self, op: &'static str, error: OpError) {
+        let index = self.commands.len();
+        self.fail_kind(TraceErrorKind::Op { op, index, error });
+    }
+
+    pub(crate) fn new_buf(
+        &mut self,
+        space: Space,
+        shape: [usize; 2],
+        dtype: super::DType,
+    ) -> BufId {
+        let id = BufId(u32::try_from(self.buffers.len()).unwrap_or(u32::MAX));
+        self.buffers.push(Buffer {
+            id,
+            space,
+            shape,
+            dtype,
+            offset: None,
+        });
+        id
+    }
+
+    pub(crate) fn push(&mut self, cmd: Command) {
+        if self.failed() {
+            return;
+        }
+        if self.commands.len() >= self.max_commands {
+            self.fail_kind(TraceErrorKind::TooLong(self.max_commands));
+            return;
+        }
+        self.commands.push(cmd);
+    }
+}
+
+/// The tracing context of one program instance.
+///
+/// `#[kernel]` passes it implicitly as the first argument of every `tl::`
+/// call in the kernel body; only the generated tracing code can create
+/// one, so `tl::` operations cannot run outside a kernel. Plain helper
+/// functions take a `&KernelCx` and pass it on explicitly
+/// (`tl::load(cx, block)`); a kernel body obtains its own with
+/// `tl::context()`.
+pub struct KernelCx {
+    pub(crate) st: Shared,
+}
+
+impl KernelCx {
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.st
+    }
+}
+
+impl fmt::Debug for KernelCx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.st.borrow();
+        write!(
+            f,
+            "KernelCx({}, {}, {} commands)",
+            st.kernel,
+            st.program,
+            st.commands.len()
+        )
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Runs `body` as program `program` of kernel `kernel` and returns its
+/// allocated command stream. Called by the code `#[kernel]` generates.
+#[doc(hidden)]
+pub fn __trace(
+    kernel: &'static str,
+    program: &ProgramInfo,
+    cfg: &TraceConfig,
+    body: impl FnOnce(&KernelCx),
+) -> Result<CommandStream, TraceError> {
+    let err = |kind| TraceError {
+        kernel: kernel.to_string(),
+        program: *program,
+        kind,
+    };
+    program
+        .check()
+        .map_err(|m| err(TraceErrorKind::Program(m)))?;
+    let cx = KernelCx {
+        st: Rc::new(RefCell::new(State {
+            kernel,
+            program: *program,
+            max_commands: cfg.max_commands,
+            commands: Vec::new(),
+            buffers: Vec::new(),
+            error: None,
+        })),
+    };
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| body(&cx))) {
+        return Err(err(TraceErrorKind::Panic(panic_text(payload.as_ref()))));
+    }
+    let mut st = cx.st.borrow_mut();
+    if let Some(e) = st.error.take() {
+        return Err(e);
+    }
+    let commands = std::mem::take(&mut st.commands);
+    let mut buffers = std::mem::take(&mut st.buffers);
+    drop(st);
+    let mut peaks = [0u64; 2];
+    for (slot, (space, capacity)) in [
+        (Space::Tcm, cfg.scratch_bytes),
+        (Space::Sram, cfg.sram_bytes),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        peaks[slot] = alloc::assign(&commands, &mut buffers, space, capacity).map_err(|o| {
+            err(TraceErrorKind::Overflow {
+                space,
+                index: o.index,
+                command: commands
+                    .get(o.index)
+                    .map(|c| command_text(&buffers, c))
+                    .unwrap_or_default(),
+                need: o.need,
+                live: o.live,
+                capacity,
+            })
+        })?;
+    }
+    Ok(CommandStream {
+        kernel: kernel.to_string(),
+        program: *program,
+        commands,
+        buffers,
+        tcm_peak: peaks[0],
+        sram_peak: peaks[1],
+    })
+}
