@@ -41,6 +41,17 @@ enum Event {
     },
     /// The last byte of a transfer has arrived.
     Done { xfer: u32 },
+    /// A timer set by the model driving the simulation.
+    Timer { token: u64 },
+}
+
+/// What the engine reports to the model driving it (the PE pipeline, the
+/// host runtime): a transfer it started has completed, or a timer it set
+/// has expired. `token` is the caller's, returned unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    TransferDone { id: TransferId, token: u64 },
+    Timer { token: u64 },
 }
 
 /// One simulation over a machine: time, pending events, link occupancy and
@@ -90,8 +101,27 @@ impl Sim {
         setup_ps: Ps,
         at: Ps,
     ) -> Result<TransferId, RouteError> {
-        let t = Transfer::new(&self.machine, src, dst, bytes, setup_ps, at)?;
+        self.start_copy_tagged(src, dst, bytes, setup_ps, at, 0)
+    }
+
+    /// [`Self::start_copy`], with a token returned in its [`Notice`].
+    pub fn start_copy_tagged(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        bytes: u64,
+        setup_ps: Ps,
+        at: Ps,
+        token: u64,
+    ) -> Result<TransferId, RouteError> {
+        let mut t = Transfer::new(&self.machine, src, dst, bytes, setup_ps, at)?;
+        t.token = token;
         Ok(self.launch(t))
+    }
+
+    /// Sets a timer: [`Self::next`] returns `Notice::Timer { token }` at `at`.
+    pub fn schedule(&mut self, at: Ps, token: u64) {
+        self.queue.push(at, Event::Timer { token });
     }
 
     /// Starts a read: `requester` sends a request packet of
@@ -105,18 +135,35 @@ impl Sim {
         setup_ps: Ps,
         at: Ps,
     ) -> Result<TransferId, RouteError> {
+        self.start_read_tagged(requester, target, bytes, setup_ps, at, 0)
+    }
+
+    /// [`Self::start_read`], with a token returned in its [`Notice`].
+    pub fn start_read_tagged(
+        &mut self,
+        requester: Endpoint,
+        target: Endpoint,
+        bytes: u64,
+        setup_ps: Ps,
+        at: Ps,
+        token: u64,
+    ) -> Result<TransferId, RouteError> {
         let req_bytes = self.machine.topo.host.read_request_bytes;
-        let data = Transfer::new(&self.machine, target, requester, bytes, 0, at)?;
+        let mut data = Transfer::new(&self.machine, target, requester, bytes, 0, at)?;
         let mut req = Transfer::new(&self.machine, requester, target, req_bytes, setup_ps, at)?;
-        let data_id = self.transfers.len() as u32 + 1;
+        let req_id = self.transfers.len() as u32;
+        let data_id = req_id + 1;
         req.then = Some(data_id);
+        data.head = req_id;
+        data.token = token;
         let req_id = self.launch(req);
         self.transfers.push(data);
         Ok(req_id)
     }
 
-    fn launch(&mut self, t: Transfer) -> TransferId {
+    fn launch(&mut self, mut t: Transfer) -> TransferId {
         let id = self.transfers.len() as u32;
+        t.head = id;
         let at = t.start + t.setup_ps;
         self.transfers.push(t);
         self.queue.push(at, Event::Inject { xfer: id });
@@ -125,14 +172,23 @@ impl Sim {
 
     /// Runs until no event remains; returns the time of the last event.
     pub fn run(&mut self) -> Ps {
-        while let Some((now, ev)) = self.queue.pop() {
-            self.events += 1;
-            self.step(now, ev);
-        }
+        while self.next().is_some() {}
         self.queue.now()
     }
 
-    fn step(&mut self, now: Ps, ev: Event) {
+    /// Processes events up to and including the next one the driving model
+    /// must see; `None` when no event remains.
+    pub fn next(&mut self) -> Option<(Ps, Notice)> {
+        while let Some((now, ev)) = self.queue.pop() {
+            self.events += 1;
+            if let Some(n) = self.step(now, ev) {
+                return Some((now, n));
+            }
+        }
+        None
+    }
+
+    fn step(&mut self, now: Ps, ev: Event) -> Option<Notice> {
         match ev {
             Event::Inject { xfer } => self.inject(now, xfer),
             Event::Hop {
@@ -141,8 +197,10 @@ impl Sim {
                 hop,
                 tail,
             } => self.hop(now, xfer, burst, hop, tail),
-            Event::Done { xfer } => self.done(now, xfer),
+            Event::Done { xfer } => return self.done(now, xfer),
+            Event::Timer { token } => return Some(Notice::Timer { token }),
         }
+        None
     }
 
     fn inject(&mut self, now: Ps, xfer: u32) {
@@ -210,14 +268,22 @@ impl Sim {
         }
     }
 
-    fn done(&mut self, now: Ps, xfer: u32) {
+    fn done(&mut self, now: Ps, xfer: u32) -> Option<Notice> {
         let t = &mut self.transfers[xfer as usize];
         t.done_at = Some(now);
-        if let Some(next) = t.then {
-            let n = &mut self.transfers[next as usize];
-            n.start = now;
-            let at = now + n.setup_ps;
-            self.queue.push(at, Event::Inject { xfer: next });
+        match t.then {
+            Some(next) => {
+                let n = &mut self.transfers[next as usize];
+                n.start = now;
+                let at = now + n.setup_ps;
+                self.queue.push(at, Event::Inject { xfer: next });
+                None
+            }
+            None => Some(Notice::TransferDone {
+                // A read reports under its request's id, the one its caller holds.
+                id: TransferId(t.head),
+                token: t.token,
+            }),
         }
     }
 

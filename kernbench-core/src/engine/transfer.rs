@@ -54,6 +54,10 @@ pub(super) struct Transfer {
     pub hop_times: Vec<HopTime>,
     /// A transfer to start when this one is done (a read's data phase).
     pub then: Option<u32>,
+    /// The first phase of this transfer's chain (itself unless a read's data).
+    pub head: u32,
+    /// The driving model's token, returned in the completion notice.
+    pub token: u64,
 }
 
 impl Transfer {
@@ -89,6 +93,8 @@ impl Transfer {
             done_at: None,
             hop_times,
             then: None,
+            head: 0,
+            token: 0,
         })
     }
 
