@@ -1,10 +1,75 @@
 //! `kernbench lower KERNEL`: prints the command stream of program 0.
 
+use kernbench_core::dsl::TraceConfig;
 use kernbench_core::Topology;
 
 use super::CliError;
 
-/// Returns the text form of the command stream of program 0 of `kernel`.
-pub fn run(_topo: &Topology, kernel: &str, _params: &[(String, String)]) -> Result<String, CliError> {
-    Err(CliError::Usage(format!("unknown kernel `{kernel}`: no kernels are registered yet")))
+/// Returns the text form of the command stream of program 0 of `kernel`
+/// (rank 0 for collectives), traced with the topology's scratch limits,
+/// placeholder tensor addresses and `params` over the kernel's defaults.
+pub fn run(topo: &Topology, kernel: &str, params: &[(String, String)]) -> Result<String, CliError> {
+    let entry = kernels::find(kernel).map_err(|e| CliError::Usage(e.to_string()))?;
+    let cfg = TraceConfig::from_topology(topo);
+    let stream = entry.trace_program0(params, &cfg).map_err(|e| match e {
+        kernels::CatalogError::Trace(t) => CliError::Failed(t.to_string()),
+        other => CliError::Usage(other.to_string()),
+    })?;
+    let resolved = entry.resolve(params).map(|_| ()).ok();
+    let mut out = format!("; {} — {}\n", entry.name, entry.description);
+    if resolved.is_some() {
+        let shown: Vec<String> = entry
+            .params
+            .iter()
+            .map(|p| {
+                let v = params
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == p.name)
+                    .map_or(p.default, |(_, v)| v);
+                format!("{}={v}", p.name)
+            })
+            .collect();
+        out.push_str(&format!("; params: {}\n", shown.join(" ")));
+    }
+    out.push_str(&stream.to_string());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lower(kernel: &str, params: &[(&str, &str)]) -> Result<String, String> {
+        let p: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        run(&Topology::default_topology(), kernel, &p).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn lowers_registered_kernels() {
+        let s = lower("matmul", &[]).unwrap();
+        assert!(s.contains("gemm"), "{s}");
+        let s = lower("ring_allreduce", &[("world_size", "3")]).unwrap();
+        assert!(s.contains("ipcq.send"), "{s}");
+    }
+
+    #[test]
+    fn clear_errors() {
+        let e = lower("nope", &[]).unwrap_err();
+        assert!(
+            e.contains("unknown kernel `nope`")
+                && e.contains("matmul")
+                && e.contains("ring_allreduce"),
+            "{e}"
+        );
+        let e = lower("matmul", &[("q", "1")]).unwrap_err();
+        assert!(e.contains("no parameter `q`") && e.contains("bm=32"), "{e}");
+        let e = lower("matmul", &[("bm", "0")]).unwrap_err();
+        assert!(e.contains("`bm`") && e.contains("positive"), "{e}");
+        let e = lower("ring_allreduce", &[("rank", "9")]).unwrap_err();
+        assert!(e.contains("rank 9 is outside the ring of 4"), "{e}");
+    }
 }

@@ -114,8 +114,12 @@ fn operand_text(buffers: &[Buffer], op: &GemmOperand) -> String {
 /// Text form of one command, buffers resolved through `buffers`.
 pub(crate) fn command_text(buffers: &[Buffer], cmd: &Command) -> String {
     match cmd {
-        Command::DmaRead { src, dst } => format!("dma.read   {} <- {src}", Buf(buffers, *dst)),
-        Command::DmaWrite { src, dst } => format!("dma.write  {dst} <- {}", Buf(buffers, *src)),
+        Command::DmaRead { src, dst } => {
+            format!("{:<12}{} <- {src}", "dma.read", Buf(buffers, *dst))
+        }
+        Command::DmaWrite { src, dst } => {
+            format!("{:<12}{dst} <- {}", "dma.write", Buf(buffers, *src))
+        }
         Command::Gemm(g) => {
             let acc = match g.acc {
                 Some(id) if id == g.out => " +=".to_string(),
@@ -123,7 +127,8 @@ pub(crate) fn command_text(buffers: &[Buffer], cmd: &Command) -> String {
                 None => " <-".to_string(),
             };
             format!(
-                "gemm       {}{acc} {} @ {}  m={} k={} n={} {}->{}",
+                "{:<12}{}{acc} {} @ {}  m={} k={} n={} {}->{}",
+                "gemm",
                 Buf(buffers, g.out),
                 operand_text(buffers, &g.a),
                 operand_text(buffers, &g.b),
@@ -135,7 +140,11 @@ pub(crate) fn command_text(buffers: &[Buffer], cmd: &Command) -> String {
             )
         }
         Command::Math(m) => {
-            let mut s = format!("math.{:<6} {} <-", m.op.mnemonic(), Buf(buffers, m.out));
+            let mut s = format!(
+                "{:<12}{} <-",
+                format!("math.{}", m.op.mnemonic()),
+                Buf(buffers, m.out)
+            );
             if let super::cmd::MathOp::Fill(v) = m.op {
                 s.push_str(&format!(" {v}"));
             }
@@ -148,10 +157,10 @@ pub(crate) fn command_text(buffers: &[Buffer], cmd: &Command) -> String {
             s
         }
         Command::IpcqSend { peer, src } => {
-            format!("ipcq.send  rank {peer} <- {}", Buf(buffers, *src))
+            format!("{:<12}rank {peer} <- {}", "ipcq.send", Buf(buffers, *src))
         }
         Command::IpcqRecv { peer, dst } => {
-            format!("ipcq.recv  {} <- rank {peer}", Buf(buffers, *dst))
+            format!("{:<12}{} <- rank {peer}", "ipcq.recv", Buf(buffers, *dst))
         }
     }
 }

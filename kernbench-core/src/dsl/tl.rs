@@ -164,7 +164,7 @@ pub fn num_programs(cx: &KernelCx, axis: usize) -> usize {
 /// }
 /// let p = ProgramInfo::single().with_ring(3, 4);
 /// let s = k::trace(&k::args(Ptr::vector(0, 4)), &p, &TraceConfig::default()).unwrap();
-/// assert!(s.to_string().contains("ipcq.send  rank 0"));
+/// assert!(s.to_string().contains("ipcq.send   rank 0"));
 /// ```
 pub fn rank(cx: &KernelCx) -> usize {
     cx.shared().borrow().program.rank

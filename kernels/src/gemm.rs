@@ -1,0 +1,45 @@
+//! Tiled GEMM: one program per output block.
+
+use kernbench_core::dsl::prelude::*;
+
+/// `c = a @ b` for row-major `a: m x k`, `b: k x n`, `c: m x n` (f16 in
+/// and out, f32 accumulation). Program `(pm, pn)` computes the
+/// `bm x bn` block of `c` at `(pm * bm, pn * bn)`, walking `k` in steps of
+/// `bk` with one `tl::dot` per step. Edge blocks are masked, so any shape
+/// works with the grid of [`matmul_grid`].
+///
+/// `m` and `n` are implied by the tensors (masking uses their shapes); they
+/// are parameters for the host-side signature of dsl.md.
+///
+/// `staging` is a [`Stage::code`]: where operand blocks go before the
+/// GEMM reads them (`Stage::Tcm`: DMA into TCM; `Stage::Sram`: DMA into the
+/// cube's SRAM; `Stage::HbmRef`: no DMA, the GEMM streams them from HBM).
+#[kernel]
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    a: Ptr<f16>,
+    b: Ptr<f16>,
+    c: Ptr<f16>,
+    m: usize,
+    n: usize,
+    k: usize,
+    #[constexpr] bm: usize,
+    #[constexpr] bn: usize,
+    #[constexpr] bk: usize,
+    #[constexpr] staging: u32,
+) {
+    let stage = Stage::from_code(staging).unwrap_or(Stage::Tcm);
+    let (pm, pn) = (tl::program_id(0), tl::program_id(1));
+    let mut acc = tl::zeros::<f32>([bm, bn]);
+    for kk in (0..k).step_by(bk) {
+        let x = tl::load_to(a.block([pm * bm, kk], [bm, bk]), stage);
+        let y = tl::load_to(b.block([kk, pn * bn], [bk, bn]), stage);
+        acc = tl::dot(&x, &y, acc);
+    }
+    tl::store(c.block([pm * bm, pn * bn], [bm, bn]), acc.cast::<f16>());
+}
+
+/// The launch grid of [`matmul`]: output blocks, rounded up.
+pub fn matmul_grid(m: usize, n: usize, bm: usize, bn: usize) -> [usize; 3] {
+    [m.div_ceil(bm.max(1)), n.div_ceil(bn.max(1)), 1]
+}
