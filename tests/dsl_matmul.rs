@@ -69,14 +69,25 @@ fn reads(s: &CommandStream) -> Vec<BlockRef> {
 
 #[test]
 fn counts_for_128_cubed_with_32_64_32_blocks() {
-    let s = Shape { m: 128, n: 128, k: 128, bm: 32, bn: 64, bk: 32 };
+    let s = Shape {
+        m: 128,
+        n: 128,
+        k: 128,
+        bm: 32,
+        bn: 64,
+        bk: 32,
+    };
     let programs = (s.m / s.bm) * (s.n / s.bn);
     let k_steps = s.k / s.bk;
     let streams = trace_all(&s, Stage::Tcm);
     assert_eq!(streams.len(), programs);
     for st in &streams {
         let c = st.counts();
-        assert_eq!(c.dma_read, 2 * k_steps, "one a-block and one b-block per k step");
+        assert_eq!(
+            c.dma_read,
+            2 * k_steps,
+            "one a-block and one b-block per k step"
+        );
         assert_eq!(c.gemm, k_steps, "one GemmCmd per tl::dot");
         assert_eq!(c.dma_write, 1);
         assert_eq!((c.ipcq_send, c.ipcq_recv), (0, 0));
@@ -89,7 +100,14 @@ fn counts_for_128_cubed_with_32_64_32_blocks() {
 
 #[test]
 fn every_gemm_has_block_shape_and_accumulates_in_place() {
-    let s = Shape { m: 128, n: 128, k: 128, bm: 32, bn: 64, bk: 32 };
+    let s = Shape {
+        m: 128,
+        n: 128,
+        k: 128,
+        bm: 32,
+        bn: 64,
+        bk: 32,
+    };
     for st in trace_all(&s, Stage::Tcm) {
         for c in &st.commands {
             if let Command::Gemm(g) = c {
@@ -104,7 +122,14 @@ fn every_gemm_has_block_shape_and_accumulates_in_place() {
 
 #[test]
 fn ragged_shape_masks_edge_blocks() {
-    let s = Shape { m: 100, n: 50, k: 70, bm: 32, bn: 32, bk: 32 };
+    let s = Shape {
+        m: 100,
+        n: 50,
+        k: 70,
+        bm: 32,
+        bn: 32,
+        bk: 32,
+    };
     let grid = matmul_grid(s.m, s.n, s.bm, s.bn);
     assert_eq!(grid, [s.m.div_ceil(s.bm), s.n.div_ceil(s.bn), 1]);
     let streams = trace_all(&s, Stage::Tcm);
@@ -129,12 +154,23 @@ fn ragged_shape_masks_edge_blocks() {
             assert_eq!(pair[1].valid, [kv, cols], "b block of step {step}");
         }
     }
-    assert_eq!(covered, s.m * s.n, "the grid writes every element of c exactly once");
+    assert_eq!(
+        covered,
+        s.m * s.n,
+        "the grid writes every element of c exactly once"
+    );
 }
 
 #[test]
 fn hbm_ref_staging_issues_no_dma_reads() {
-    let s = Shape { m: 128, n: 128, k: 128, bm: 32, bn: 64, bk: 32 };
+    let s = Shape {
+        m: 128,
+        n: 128,
+        k: 128,
+        bm: 32,
+        bn: 64,
+        bk: 32,
+    };
     for st in trace_all(&s, Stage::HbmRef) {
         let c = st.counts();
         assert_eq!(c.dma_read, 0);
@@ -150,7 +186,14 @@ fn hbm_ref_staging_issues_no_dma_reads() {
 
 #[test]
 fn sram_staging_reads_into_sram() {
-    let s = Shape { m: 128, n: 128, k: 128, bm: 32, bn: 64, bk: 32 };
+    let s = Shape {
+        m: 128,
+        n: 128,
+        k: 128,
+        bm: 32,
+        bn: 64,
+        bk: 32,
+    };
     for st in trace_all(&s, Stage::Sram) {
         assert_eq!(st.counts().dma_read, 2 * s.k / s.bk);
         for cmd in &st.commands {
@@ -167,12 +210,21 @@ fn sram_staging_reads_into_sram() {
 
 #[test]
 fn listing_is_one_line_per_command() {
-    let s = Shape { m: 64, n: 64, k: 64, bm: 32, bn: 32, bk: 32 };
+    let s = Shape {
+        m: 64,
+        n: 64,
+        k: 64,
+        bm: 32,
+        bn: 32,
+        bk: 32,
+    };
     let st = &trace_all(&s, Stage::Tcm)[0];
     let text = st.to_string();
     let body: Vec<&str> = text.lines().filter(|l| !l.starts_with(';')).collect();
     assert_eq!(body.len(), st.commands.len());
-    assert!(body.iter().any(|l| l.contains("gemm") && l.contains("m=32 k=32 n=32")));
+    assert!(body
+        .iter()
+        .any(|l| l.contains("gemm") && l.contains("m=32 k=32 n=32")));
 }
 
 proptest! {

@@ -42,7 +42,9 @@ fn two_n_minus_one_sends_and_recvs_per_rank() {
 fn sends_go_to_next_and_match_the_next_ranks_recvs() {
     for ws in 2..=8 {
         let len = 1000; // not a multiple of most ws: chunks differ by one
-        let all: Vec<_> = (0..ws).map(|r| messages(&trace_rank(len, r, ws, ReduceOp::Sum))).collect();
+        let all: Vec<_> = (0..ws)
+            .map(|r| messages(&trace_rank(len, r, ws, ReduceOp::Sum)))
+            .collect();
         for r in 0..ws {
             let next = (r + 1) % ws;
             let (sends, _) = &all[r];
@@ -60,7 +62,10 @@ fn sends_go_to_next_and_match_the_next_ranks_recvs() {
 fn uneven_chunks_cover_the_buffer() {
     for ws in 2..=8 {
         for len in [ws, 7 * ws + 3, 1000] {
-            let sizes: Vec<usize> = (0..ws).map(|i| chunk_bounds(len, ws, i)).map(|(s, e)| e - s).collect();
+            let sizes: Vec<usize> = (0..ws)
+                .map(|i| chunk_bounds(len, ws, i))
+                .map(|(s, e)| e - s)
+                .collect();
             assert_eq!(sizes.iter().sum::<usize>(), len);
             let (lo, hi) = (sizes.iter().min().copied(), sizes.iter().max().copied());
             assert!(hi.unwrap_or(0) - lo.unwrap_or(0) <= 1);
@@ -93,10 +98,28 @@ fn bad_peer(x: Ptr<f32>) {
 #[test]
 fn peer_outside_the_ring_is_an_error() {
     let p = ProgramInfo::single().with_ring(1, 4);
-    let e = bad_peer::trace(&bad_peer::args(Ptr::vector(0, 4)), &p, &TraceConfig::default()).unwrap_err();
-    assert!(matches!(e.kind, TraceErrorKind::Op { op: "tl::send", index: 1, .. }), "{e:?}");
+    let e = bad_peer::trace(
+        &bad_peer::args(Ptr::vector(0, 4)),
+        &p,
+        &TraceConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e.kind,
+            TraceErrorKind::Op {
+                op: "tl::send",
+                index: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let msg = e.to_string();
     assert!(msg.contains("kernel `bad_peer`"), "{msg}");
     assert!(msg.contains("rank 1 of 4"), "{msg}");
-    assert!(msg.contains("peer rank 4 is outside the ring 0..4"), "{msg}");
+    assert!(
+        msg.contains("peer rank 4 is outside the ring 0..4"),
+        "{msg}"
+    );
 }
