@@ -1,0 +1,34 @@
+use kernbench::prelude::*;
+use kernbench_core::dsl::{ArgKind, ArgValue, DType, Kernel, KernelArgs};
+
+/// Every supported parameter type.
+#[kernel]
+pub fn every_kind(
+    a: Ptr<f16>,
+    b: Ptr<f32>,
+    n: usize,
+    m: u32,
+    o: i64,
+    flag: bool,
+    scale: f32,
+    #[constexpr] bs: usize,
+    #[constexpr] on: bool,
+    #[constexpr] mut steps: u8,
+) {
+    let t = tl::load(b.block([0, 0], [bs, bs]));
+    let t = if on { &t * scale } else { t };
+    steps += 1;
+    for _ in 0..steps {
+        tl::store(b.block([0, 0], [bs, bs]), &t);
+    }
+    let _ = (a, n, m, o, flag);
+}
+
+fn main() {
+    let args = every_kind::args(Ptr::new(0, 4, 4), Ptr::new(64, 4, 4), 1, 2, -3, true, 0.5, 4, true, 1);
+    let s = every_kind::trace_single(&args).unwrap();
+    assert_eq!(s.counts().dma_write, 2);
+    assert_eq!(every_kind::arg_meta()[0].kind, ArgKind::Ptr(DType::F16));
+    assert_eq!(args.values()[4], ArgValue::Int(-3));
+    assert_eq!(<every_kind as Kernel>::NAME, "every_kind");
+}
