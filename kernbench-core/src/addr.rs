@@ -76,8 +76,8 @@ impl PhysAddr {
             | self.offset)
     }
 
-    /// Unpacks and checks an address against the machine's shape.
-    pub fn decode(addr: u64, topo: &Topology) -> Result<Self, AddrError> {
+    /// Unpacks an address without checking it against a machine.
+    pub fn unpack(addr: u64) -> Result<Self, AddrError> {
         let sip = (addr >> SIP_SHIFT) as u32 & 0xff;
         let cube = (addr >> CUBE_SHIFT) as u32 & 0xff;
         let tag = (addr >> SPACE_SHIFT) & 0xf;
@@ -89,12 +89,17 @@ impl PhysAddr {
             2 => Space::Tcm { pe },
             _ => return Err(AddrError::BadSpace { addr, tag }),
         };
-        let p = PhysAddr {
+        Ok(PhysAddr {
             sip,
             cube,
             space,
             offset,
-        };
+        })
+    }
+
+    /// Unpacks and checks an address against the machine's shape.
+    pub fn decode(addr: u64, topo: &Topology) -> Result<Self, AddrError> {
+        let p = Self::unpack(addr)?;
         p.check(topo).map_err(|e| match e {
             // Report the raw address the caller gave, not the re-encoded one.
             AddrError::NoSuchSip { sip, sips, .. } => AddrError::NoSuchSip { addr, sip, sips },

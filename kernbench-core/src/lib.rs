@@ -11,8 +11,13 @@ pub mod dsl;
 pub mod engine;
 pub mod link;
 pub mod machine;
+pub mod memory;
+pub mod oplog;
+pub mod pe;
 pub mod probe;
 pub mod route;
+pub mod runtime;
+pub mod timeline;
 pub mod topology;
 pub mod units;
 

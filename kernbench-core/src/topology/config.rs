@@ -99,6 +99,7 @@ pub struct HbmCtrlCfg {
 pub struct HbmCfg {
     pub num_pcs: u32,
     pub burst_bytes: u64,
+    pub capacity_mb: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -114,18 +115,21 @@ pub struct SramCfg {
 pub struct PeCpuCfg {
     pub issue_ns: f64,
     pub launch_ns: f64,
+    pub launch_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeDmaCfg {
     pub setup_ns: f64,
+    pub outstanding: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeTcmCfg {
     pub kernel_scratch_mb: u64,
+    pub size_mb: u64,
     pub fetch_bw_gbs: f64,
 }
 

@@ -109,12 +109,25 @@ impl Topology {
         c.count("sram.size_mb", self.sram.size_mb, 1 << 20);
         c.non_negative("pe_cpu.issue_ns", self.pe_cpu.issue_ns);
         c.non_negative("pe_cpu.launch_ns", self.pe_cpu.launch_ns);
+        c.count("pe_cpu.launch_bytes", self.pe_cpu.launch_bytes, 1 << 20);
         c.non_negative("pe_dma.setup_ns", self.pe_dma.setup_ns);
+        c.count("pe_dma.outstanding", self.pe_dma.outstanding.into(), 1024);
+        c.count("hbm.capacity_mb", self.hbm.capacity_mb, 1 << 26);
         c.count(
             "pe_tcm.kernel_scratch_mb",
             self.pe_tcm.kernel_scratch_mb,
             1 << 16,
         );
+        c.count("pe_tcm.size_mb", self.pe_tcm.size_mb, 1 << 16);
+        if c.0.is_ok() && self.pe_tcm.size_mb < self.pe_tcm.kernel_scratch_mb {
+            c.fail(
+                "pe_tcm.size_mb",
+                format!(
+                    "must be at least kernel_scratch_mb ({} < {})",
+                    self.pe_tcm.size_mb, self.pe_tcm.kernel_scratch_mb
+                ),
+            );
+        }
         c.positive("pe_tcm.fetch_bw_gbs", self.pe_tcm.fetch_bw_gbs);
         let g = &self.pe_gemm;
         for (key, v) in [

@@ -1,0 +1,224 @@
+//! The PE scheduler's expansion of a composite GEMM into a tile plan, and
+//! the four-stage tile pipeline: DMA in (operands in HBM or SRAM only),
+//! Fetch (TCM to the array), GEMM (the MAC array), DMA out (the result tile
+//! written back once its K loop ends). Ragged edges are padded to a whole
+//! tile: the array always does a full tile's work.
+
+use crate::addr::{Endpoint, PhysAddr};
+use crate::dsl::{CommandStream, GemmCmd, GemmOperand, Operand, Space};
+use crate::oplog::{Lane, OpRecord, RecordKind};
+use crate::topology::Topology;
+use crate::units::{Bandwidth, Ps};
+
+use super::data::BufferHome;
+
+/// Stage costs of one tile, from the topology.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TileCosts {
+    pub tm: usize,
+    pub tk: usize,
+    pub tn: usize,
+    pub fetch: Ps,
+    pub gemm: Ps,
+    pub write_back: Ps,
+    pub tile_macs: u64,
+}
+
+impl TileCosts {
+    pub fn new(topo: &Topology, g: &GemmCmd) -> Self {
+        let p = &topo.pe_gemm;
+        let (tm, tk, tn) = (p.tile_m as usize, p.tile_k as usize, p.tile_n as usize);
+        let tcm = Bandwidth::from_gbs(topo.pe_tcm.fetch_bw_gbs);
+        let in_size = g.in_dtype.size_bytes();
+        let tile_macs = (tm * tk * tn) as u64;
+        TileCosts {
+            tm,
+            tk,
+            tn,
+            fetch: tcm.ser_ps((tm * tk + tk * tn) as u64 * in_size),
+            gemm: (tile_macs as f64 * 1000.0 / p.macs_per_ns()).ceil() as Ps,
+            write_back: tcm.ser_ps((tm * tn) as u64 * g.out_dtype.size_bytes()),
+            tile_macs,
+        }
+    }
+}
+
+/// Tile order: output tiles row-major, the K loop innermost.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TilePlan {
+    pub mt: u32,
+    pub nt: u32,
+    pub kt: u32,
+}
+
+impl TilePlan {
+    pub fn new(g: &GemmCmd, c: &TileCosts) -> Self {
+        let t = |x: usize, t: usize| (x.div_ceil(t).max(1)) as u32;
+        TilePlan {
+            mt: t(g.m, c.tm),
+            nt: t(g.n, c.tn),
+            kt: t(g.k, c.tk),
+        }
+    }
+
+    pub fn tiles(&self) -> u32 {
+        self.mt * self.nt * self.kt
+    }
+
+    /// (mi, ni, ki) of tile `t`.
+    pub fn coords(&self, t: u32) -> (u32, u32, u32) {
+        (
+            t / (self.nt * self.kt),
+            (t / self.kt) % self.nt,
+            t % self.kt,
+        )
+    }
+}
+
+/// Whether the GEMM streams any operand from HBM or SRAM.
+pub(crate) fn needs_dma_in(g: &GemmCmd) -> bool {
+    g.a.space != Space::Tcm || g.b.space != Space::Tcm
+}
+
+/// The DMA-in transfers of tile `t`: (source, bytes) per streamed operand.
+pub(crate) fn tile_sources(
+    g: &GemmCmd,
+    plan: &TilePlan,
+    c: &TileCosts,
+    t: u32,
+    stream: &CommandStream,
+    home: &BufferHome,
+) -> Vec<(Endpoint, u64)> {
+    let (mi, ni, ki) = plan.coords(t);
+    let mut out = Vec::with_capacity(2);
+    // A is m x k, B is k x n, each before its transpose flag.
+    let a = (mi as usize * c.tm, ki as usize * c.tk, c.tm, c.tk);
+    let b = (ki as usize * c.tk, ni as usize * c.tn, c.tk, c.tn);
+    for (op, (r0, c0, tr, tc)) in [(&g.a, a), (&g.b, b)] {
+        if op.space == Space::Tcm {
+            continue;
+        }
+        if let Some(src) = operand_tile(op, r0, c0, tr, tc, stream, home) {
+            out.push(src);
+        }
+    }
+    out
+}
+
+/// Address and valid bytes of one tile of a streamed operand.
+fn operand_tile(
+    op: &GemmOperand,
+    r0: usize,
+    c0: usize,
+    tr: usize,
+    tc: usize,
+    stream: &CommandStream,
+    home: &BufferHome,
+) -> Option<(Endpoint, u64)> {
+    // Tile coordinates are in op(X); storage is transposed when `trans`.
+    let (r0, c0, tr, tc) = if op.trans {
+        (c0, r0, tc, tr)
+    } else {
+        (r0, c0, tr, tc)
+    };
+    let clip = |v: usize, o: usize, t: usize| v.saturating_sub(o).min(t);
+    match op.src {
+        Operand::Hbm(block) => {
+            let (vr, vc) = (clip(block.valid[0], r0, tr), clip(block.valid[1], c0, tc));
+            let bytes = (vr * vc) as u64 * block.tensor.dtype.size_bytes();
+            let addr = block
+                .tensor
+                .elem_addr(block.origin[0] + r0, block.origin[1] + c0);
+            // Tensor addresses were decoded and checked at launch.
+            let at = PhysAddr::unpack(addr).ok()?;
+            (bytes > 0).then_some((Endpoint::Mem(at), bytes))
+        }
+        Operand::Buf(id) => {
+            let b = stream.buffers[id.index()];
+            let (vr, vc) = (clip(b.shape[0], r0, tr), clip(b.shape[1], c0, tc));
+            let size = b.dtype.size_bytes();
+            let mut at = home.addr(&b);
+            at.offset += (r0 * b.shape[1] + c0) as u64 * size;
+            let bytes = (vr * vc) as u64 * size;
+            (bytes > 0).then_some((Endpoint::Mem(at), bytes))
+        }
+    }
+}
+
+/// Pipeline state of the GEMM a PE is running.
+#[derive(Debug)]
+pub(crate) struct GemmRun {
+    pub cmd: u32,
+    pub plan: TilePlan,
+    pub costs: TileCosts,
+    /// Per tile: DMA-in transfers still outstanding.
+    pub parts: Vec<u8>,
+    pub in_start: Vec<Ps>,
+    pub in_done: Vec<Ps>,
+    /// Next tile whose DMA-in to issue, and tiles whose DMA-in finished in order.
+    pub issued: u32,
+    /// Next tile to enter Fetch.
+    pub next: u32,
+    pub fetch_end: Ps,
+    pub gemm_end: Ps,
+    pub wb_end: Ps,
+}
+
+impl GemmRun {
+    pub fn new(cmd: u32, g: &GemmCmd, topo: &Topology, start: Ps) -> Self {
+        let costs = TileCosts::new(topo, g);
+        let plan = TilePlan::new(g, &costs);
+        let n = if needs_dma_in(g) {
+            plan.tiles() as usize
+        } else {
+            0
+        };
+        GemmRun {
+            cmd,
+            plan,
+            costs,
+            parts: vec![0; n],
+            in_start: vec![start; n],
+            in_done: vec![Ps::MAX; n],
+            issued: 0,
+            next: 0,
+            fetch_end: start,
+            gemm_end: start,
+            wb_end: start,
+        }
+    }
+
+    /// Runs Fetch, GEMM and write-back of tile `t`, whose operands are in
+    /// TCM from `ready`; logs its stages and returns nothing but state.
+    pub fn advance(&mut self, t: u32, ready: Ps, pe: u32, log: &mut impl FnMut(OpRecord)) {
+        let c = self.costs;
+        let (_, _, ki) = self.plan.coords(t);
+        let stage = |lane, name, start: Ps, end: Ps, bytes, macs| OpRecord {
+            pe,
+            lane,
+            kind: RecordKind::TileStage,
+            name,
+            cmd: self.cmd,
+            start,
+            end,
+            bytes,
+            macs,
+        };
+        let fs = ready.max(self.fetch_end);
+        self.fetch_end = fs + c.fetch;
+        log(stage(Lane::Fetch, "fetch", fs, self.fetch_end, 0, 0));
+        let gs = self.fetch_end.max(self.gemm_end);
+        self.gemm_end = gs + c.gemm;
+        log(stage(Lane::Gemm, "mac", gs, self.gemm_end, 0, c.tile_macs));
+        if ki + 1 == self.plan.kt {
+            let ws = self.gemm_end.max(self.wb_end);
+            self.wb_end = ws + c.write_back;
+            log(stage(Lane::DmaOut, "write_back", ws, self.wb_end, 0, 0));
+        }
+        self.next = t + 1;
+    }
+
+    pub fn end(&self) -> Ps {
+        self.wb_end.max(self.gemm_end)
+    }
+}

@@ -1,0 +1,634 @@
+//! The PE pipeline: executes traced command streams on the machine.
+//!
+//! Per PE, pe_cpu issues commands in order (one every `pe_cpu.issue_ns`);
+//! each goes to its engine — DMA, GEMM, MATH, IPCQ — and engines run
+//! concurrently. An engine starts its commands in order; a command starts
+//! once issued, once its engine has room (DMA keeps `pe_dma.outstanding`
+//! transfers in flight, the others one command) and once the scoreboard
+//! says its operands are ready ([`deps`]). DMA traffic and the GEMM
+//! pipeline's operand streaming are transfers on the shared fabric, so PEs
+//! contend for links and HBM pseudo-channels. Several programs mapped to
+//! one PE run back to back.
+
+mod data;
+mod deps;
+mod gemm;
+
+use std::collections::VecDeque;
+
+use crate::addr::{AddrError, Endpoint, PhysAddr, Space as AddrSpace};
+use crate::dsl::{Command, CommandStream};
+use crate::engine::{Notice, Sim};
+use crate::memory::DeviceMemory;
+use crate::oplog::{Lane, OpLog, OpRecord, RecordKind};
+use crate::route::RouteError;
+use crate::topology::Topology;
+use crate::units::{ns_to_ps, Ps};
+
+use data::BufferHome;
+use deps::Deps;
+use gemm::GemmRun;
+
+/// A PE's place in the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeLoc {
+    pub sip: u32,
+    pub cube: u32,
+    pub pe: u32,
+}
+
+impl PeLoc {
+    /// Index of the PE over the whole machine: PEs of a cube, then cubes,
+    /// then SIPs.
+    pub fn global(&self, topo: &Topology) -> u32 {
+        (self.sip * topo.cubes_per_sip() + self.cube) * topo.system.pes_per_cube + self.pe
+    }
+
+    /// Inverse of [`Self::global`].
+    pub fn from_global(g: u32, topo: &Topology) -> Self {
+        let pes = topo.system.pes_per_cube;
+        let cubes = topo.cubes_per_sip();
+        PeLoc {
+            sip: g / (pes * cubes),
+            cube: (g / pes) % cubes,
+            pe: g % pes,
+        }
+    }
+
+    /// The PE's TCM at `offset`.
+    pub fn tcm(&self, offset: u64) -> PhysAddr {
+        PhysAddr {
+            sip: self.sip,
+            cube: self.cube,
+            space: AddrSpace::Tcm { pe: self.pe },
+            offset,
+        }
+    }
+}
+
+/// Why a launch could not run to completion.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("kernel `{kernel}` on {pe}: command #{cmd} `{text}`: {reason}")]
+    Command {
+        kernel: String,
+        pe: String,
+        cmd: usize,
+        text: String,
+        reason: String,
+    },
+    #[error("deadlock: no event remains but PEs still wait:\n{}", waiting.join("\n"))]
+    Deadlock { waiting: Vec<String> },
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error(transparent)]
+    Addr(#[from] AddrError),
+}
+
+/// One program instance to run on a PE.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub stream: CommandStream,
+}
+
+/// Costs the executor needs, in ps, read once from the topology.
+#[derive(Debug, Clone, Copy)]
+struct Costs {
+    issue: Ps,
+    dma_setup: Ps,
+    math_overhead: Ps,
+    math_elems_per_ns: f64,
+    dma_outstanding: u32,
+    launch: Ps,
+    m_cpu: Ps,
+    host_setup: Ps,
+    launch_bytes: u64,
+}
+
+impl Costs {
+    fn new(t: &Topology) -> Self {
+        Costs {
+            issue: ns_to_ps(t.pe_cpu.issue_ns),
+            dma_setup: ns_to_ps(t.pe_dma.setup_ns),
+            math_overhead: ns_to_ps(t.pe_math.overhead_ns),
+            math_elems_per_ns: t.pe_math.elems_per_ns,
+            dma_outstanding: t.pe_dma.outstanding,
+            launch: ns_to_ps(t.pe_cpu.launch_ns),
+            m_cpu: ns_to_ps(t.io_chiplet.m_cpu_overhead_ns),
+            host_setup: ns_to_ps(t.host.dma_setup_ns),
+            launch_bytes: t.pe_cpu.launch_bytes,
+        }
+    }
+}
+
+const DMA: usize = 0;
+const GEMM: usize = 1;
+const MATH: usize = 2;
+const IPCQ: usize = 3;
+
+fn engine_of(c: &Command) -> usize {
+    match c {
+        Command::DmaRead { .. } | Command::DmaWrite { .. } => DMA,
+        Command::Gemm(_) => GEMM,
+        Command::Math(_) => MATH,
+        Command::IpcqSend { .. } | Command::IpcqRecv { .. } => IPCQ,
+    }
+}
+
+// Notice tokens: kind in the top byte, the PE's slot, then a payload.
+const LAUNCH: u64 = 1;
+const PUMP: u64 = 2;
+const DONE: u64 = 3;
+const TILE: u64 = 4;
+
+fn token(kind: u64, slot: usize, payload: u32) -> u64 {
+    (kind << 56) | ((slot as u64) << 32) | u64::from(payload)
+}
+
+fn untoken(t: u64) -> (u64, usize, u32) {
+    (t >> 56, ((t >> 32) & 0xff_ffff) as usize, t as u32)
+}
+
+/// The program a PE is running.
+struct Running {
+    stream: CommandStream,
+    deps: Deps,
+    done: Vec<bool>,
+    started: Vec<Ps>,
+    n_done: usize,
+    issue0: Ps,
+    queues: [Vec<u32>; 4],
+    cursor: [usize; 4],
+    in_flight: [u32; 4],
+    gemm: Option<GemmRun>,
+    tile_bytes: Vec<u64>,
+    tiles_in_flight: u32,
+    pump_at: Option<Ps>,
+}
+
+impl Running {
+    fn new(stream: CommandStream, issue0: Ps) -> Self {
+        let deps = deps::analyse(&stream);
+        let n = stream.commands.len();
+        let mut queues: [Vec<u32>; 4] = Default::default();
+        for (i, c) in stream.commands.iter().enumerate() {
+            queues[engine_of(c)].push(i as u32);
+        }
+        Running {
+            stream,
+            deps,
+            done: vec![false; n],
+            started: vec![0; n],
+            n_done: 0,
+            issue0,
+            queues,
+            cursor: [0; 4],
+            in_flight: [0; 4],
+            gemm: None,
+            tile_bytes: Vec::new(),
+            tiles_in_flight: 0,
+            pump_at: None,
+        }
+    }
+}
+
+struct Slot {
+    loc: PeLoc,
+    global: u32,
+    home: BufferHome,
+    name: String,
+    pending: VecDeque<Program>,
+    cur: Option<Running>,
+    finished_at: Option<Ps>,
+}
+
+/// Runs a launch: programs already traced and mapped onto PEs.
+pub struct Executor<'a> {
+    sim: &'a mut Sim,
+    mem: Option<&'a mut DeviceMemory>,
+    log: &'a mut OpLog,
+    topo: Topology,
+    costs: Costs,
+    slots: Vec<Slot>,
+}
+
+impl<'a> Executor<'a> {
+    /// `work` maps each PE to the programs it runs, in order;
+    /// `sram_window` is each PE's share of its cube's SRAM for kernel buffers.
+    pub fn new(
+        sim: &'a mut Sim,
+        mem: Option<&'a mut DeviceMemory>,
+        log: &'a mut OpLog,
+        work: Vec<(PeLoc, Vec<Program>)>,
+        sram_window: u64,
+    ) -> Self {
+        let topo = sim.machine().topo.clone();
+        let slots = work
+            .into_iter()
+            .map(|(loc, progs)| Slot {
+                loc,
+                global: loc.global(&topo),
+                home: BufferHome {
+                    pe: loc,
+                    sram_base: u64::from(loc.pe) * sram_window,
+                },
+                name: sim
+                    .machine()
+                    .node_name(sim.machine().pe(loc.sip, loc.cube, loc.pe)),
+                pending: progs.into(),
+                cur: None,
+                finished_at: None,
+            })
+            .collect();
+        Executor {
+            costs: Costs::new(&topo),
+            topo,
+            sim,
+            mem,
+            log,
+            slots,
+        }
+    }
+
+    /// Sends every PE its launch descriptor from the host at `at`, runs all
+    /// programs, and returns the time the last one finished.
+    pub fn run(mut self, at: Ps) -> Result<Ps, ExecError> {
+        for i in 0..self.slots.len() {
+            let dst = Endpoint::Mem(self.slots[i].loc.tcm(0));
+            let (bytes, setup) = (self.costs.launch_bytes, self.costs.host_setup);
+            self.sim.start_copy_tagged(
+                Endpoint::Host,
+                dst,
+                bytes,
+                setup,
+                at,
+                token(LAUNCH, i, 0),
+            )?;
+        }
+        while let Some((now, notice)) = self.sim.next() {
+            let tok = match notice {
+                Notice::TransferDone { token, .. } | Notice::Timer { token } => token,
+            };
+            let (kind, slot, payload) = untoken(tok);
+            match kind {
+                LAUNCH => {
+                    let start = now + self.costs.m_cpu + self.costs.launch;
+                    self.next_program(slot, start);
+                }
+                PUMP => {
+                    if let Some(r) = self.slots[slot].cur.as_mut() {
+                        r.pump_at = None;
+                    }
+                    self.pump(slot, now)?;
+                }
+                DONE => self.complete(slot, payload as usize, now)?,
+                TILE => self.tile_part_done(slot, payload, now)?,
+                _ => {}
+            }
+        }
+        let waiting: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|s| s.finished_at.is_none())
+            .map(|s| self.describe_stall(s))
+            .collect();
+        if !waiting.is_empty() {
+            return Err(ExecError::Deadlock { waiting });
+        }
+        Ok(self
+            .slots
+            .iter()
+            .filter_map(|s| s.finished_at)
+            .max()
+            .unwrap_or(at))
+    }
+
+    fn describe_stall(&self, s: &Slot) -> String {
+        match &s.cur {
+            Some(r) => {
+                let next = r.done.iter().position(|d| !d).unwrap_or(0);
+                format!(
+                    "  {} ({}) stalled at command #{next} `{}`",
+                    s.name,
+                    r.stream.program,
+                    r.stream.command_text(next)
+                )
+            }
+            None => format!("  {} never started", s.name),
+        }
+    }
+
+    fn next_program(&mut self, slot: usize, start: Ps) {
+        let s = &mut self.slots[slot];
+        match s.pending.pop_front() {
+            Some(p) => {
+                s.cur = Some(Running::new(p.stream, start));
+                self.sim.schedule(start, token(PUMP, slot, 0));
+            }
+            None => {
+                s.cur = None;
+                s.finished_at = Some(start.saturating_sub(self.costs.launch));
+            }
+        }
+    }
+
+    fn cmd_error(&self, slot: usize, cmd: usize, reason: String) -> ExecError {
+        let s = &self.slots[slot];
+        let (kernel, text) = match &s.cur {
+            Some(r) => (r.stream.kernel.clone(), r.stream.command_text(cmd)),
+            None => (String::new(), String::new()),
+        };
+        ExecError::Command {
+            kernel,
+            pe: s.name.clone(),
+            cmd,
+            text,
+            reason,
+        }
+    }
+
+    /// Starts every command that can start now on the PE in `slot`.
+    fn pump(&mut self, slot: usize, now: Ps) -> Result<(), ExecError> {
+        let mut wake = Ps::MAX;
+        for e in 0..4 {
+            loop {
+                let Some(r) = self.slots[slot].cur.as_mut() else {
+                    return Ok(());
+                };
+                let Some(&c) = r.queues[e].get(r.cursor[e]) else {
+                    break;
+                };
+                let cap = if e == DMA {
+                    self.costs.dma_outstanding
+                } else {
+                    1
+                };
+                if r.in_flight[e] >= cap {
+                    break;
+                }
+                let issued = r.issue0 + (u64::from(c) + 1) * self.costs.issue;
+                if issued > now {
+                    wake = wake.min(issued);
+                    break;
+                }
+                if !r.deps.of(c as usize).iter().all(|&d| r.done[d as usize]) {
+                    break;
+                }
+                r.cursor[e] += 1;
+                r.in_flight[e] += 1;
+                r.started[c as usize] = now;
+                self.start(slot, c as usize, now)?;
+            }
+        }
+        if let Some(r) = self.slots[slot].cur.as_mut() {
+            if wake != Ps::MAX && r.pump_at.is_none_or(|p| wake < p) {
+                r.pump_at = Some(wake);
+                self.sim.schedule(wake, token(PUMP, slot, 0));
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, slot: usize, c: usize, now: Ps) -> Result<(), ExecError> {
+        let s = &self.slots[slot];
+        let Some(r) = s.cur.as_ref() else {
+            return Ok(());
+        };
+        let done_tok = token(DONE, slot, c as u32);
+        let setup = self.costs.dma_setup;
+        match &r.stream.commands[c] {
+            Command::DmaRead { src, dst } => {
+                let to = Endpoint::Mem(s.home.addr(&r.stream.buffers[dst.index()]));
+                let from = PhysAddr::decode(
+                    src.tensor.elem_addr(src.origin[0], src.origin[1]),
+                    &self.topo,
+                )
+                .map_err(|e| self.cmd_error(slot, c, e.to_string()))?;
+                match src.valid_bytes() {
+                    0 => self.sim.schedule(now, done_tok),
+                    b => {
+                        self.sim.start_read_tagged(
+                            to,
+                            Endpoint::Mem(from),
+                            b,
+                            setup,
+                            now,
+                            done_tok,
+                        )?;
+                    }
+                }
+            }
+            Command::DmaWrite { src, dst } => {
+                let from = Endpoint::Mem(s.home.addr(&r.stream.buffers[src.index()]));
+                let to = PhysAddr::decode(
+                    dst.tensor.elem_addr(dst.origin[0], dst.origin[1]),
+                    &self.topo,
+                )
+                .map_err(|e| self.cmd_error(slot, c, e.to_string()))?;
+                match dst.valid_bytes() {
+                    0 => self.sim.schedule(now, done_tok),
+                    b => {
+                        self.sim.start_copy_tagged(
+                            from,
+                            Endpoint::Mem(to),
+                            b,
+                            setup,
+                            now,
+                            done_tok,
+                        )?;
+                    }
+                }
+            }
+            Command::Math(m) => {
+                let out = r.stream.buffers[m.out.index()];
+                let mut elems = (out.shape[0] * out.shape[1]) as u64;
+                for a in &m.args {
+                    if let crate::dsl::MathArg::Buf(id) = a {
+                        let b = r.stream.buffers[id.index()];
+                        elems = elems.max((b.shape[0] * b.shape[1]) as u64);
+                    }
+                }
+                let dur = self.costs.math_overhead
+                    + (elems as f64 * 1000.0 / self.costs.math_elems_per_ns).ceil() as Ps;
+                self.sim.schedule(now + dur, done_tok);
+            }
+            Command::Gemm(g) => {
+                let g = *g;
+                let mut run = GemmRun::new(c as u32, &g, &self.topo, now);
+                let (pe, log) = (s.global, &mut *self.log);
+                if gemm::needs_dma_in(&g) {
+                    let n = run.plan.tiles() as usize;
+                    let r = self.slots[slot]
+                        .cur
+                        .as_mut()
+                        .ok_or_else(|| ExecError::Deadlock { waiting: vec![] })?;
+                    r.tile_bytes = vec![0; n];
+                    r.tiles_in_flight = 0;
+                    r.gemm = Some(run);
+                    self.refill_tiles(slot, now)?;
+                } else {
+                    for t in 0..run.plan.tiles() {
+                        run.advance(t, now, pe, &mut |rec| log.push(rec));
+                    }
+                    self.sim.schedule(run.end(), done_tok);
+                }
+            }
+            Command::IpcqSend { .. } | Command::IpcqRecv { .. } => {
+                return Err(self.cmd_error(
+                    slot,
+                    c,
+                    "IPCQ needs an installed ring; launch this kernel as a collective".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Issues GEMM operand DMA-ins up to the outstanding limit.
+    fn refill_tiles(&mut self, slot: usize, now: Ps) -> Result<(), ExecError> {
+        loop {
+            let s = &mut self.slots[slot];
+            let Some(r) = s.cur.as_mut() else {
+                return Ok(());
+            };
+            let Some(run) = r.gemm.as_mut() else {
+                return Ok(());
+            };
+            if run.issued >= run.plan.tiles() || r.tiles_in_flight >= self.costs.dma_outstanding {
+                break;
+            }
+            let t = run.issued;
+            run.issued += 1;
+            let g = match &r.stream.commands[run.cmd as usize] {
+                Command::Gemm(g) => *g,
+                _ => break,
+            };
+            let sources = gemm::tile_sources(&g, &run.plan, &run.costs, t, &r.stream, &s.home);
+            run.in_start[t as usize] = now;
+            run.parts[t as usize] = sources.len() as u8;
+            r.tile_bytes[t as usize] = sources.iter().map(|(_, b)| b).sum();
+            let to = Endpoint::Mem(s.loc.tcm(0));
+            if sources.is_empty() {
+                run.in_done[t as usize] = now;
+                continue;
+            }
+            r.tiles_in_flight += 1;
+            for (from, bytes) in sources {
+                self.sim.start_read_tagged(
+                    to,
+                    from,
+                    bytes,
+                    self.costs.dma_setup,
+                    now,
+                    token(TILE, slot, t),
+                )?;
+            }
+        }
+        self.advance_tiles(slot);
+        Ok(())
+    }
+
+    fn tile_part_done(&mut self, slot: usize, t: u32, now: Ps) -> Result<(), ExecError> {
+        let s = &mut self.slots[slot];
+        let Some(r) = s.cur.as_mut() else {
+            return Ok(());
+        };
+        let Some(run) = r.gemm.as_mut() else {
+            return Ok(());
+        };
+        let i = t as usize;
+        run.parts[i] -= 1;
+        if run.parts[i] == 0 {
+            run.in_done[i] = now;
+            r.tiles_in_flight -= 1;
+            self.log.push(OpRecord {
+                pe: s.global,
+                lane: Lane::DmaIn,
+                kind: RecordKind::TileStage,
+                name: "dma_in",
+                cmd: run.cmd,
+                start: run.in_start[i],
+                end: now,
+                bytes: r.tile_bytes[i],
+                macs: 0,
+            });
+            self.refill_tiles(slot, now)?;
+        }
+        Ok(())
+    }
+
+    /// Moves tiles whose operands have arrived, in order, through the
+    /// pipeline; schedules the GEMM's completion after the last.
+    fn advance_tiles(&mut self, slot: usize) {
+        let s = &mut self.slots[slot];
+        let Some(r) = s.cur.as_mut() else { return };
+        let Some(run) = r.gemm.as_mut() else { return };
+        let log = &mut *self.log;
+        while run.next < run.plan.tiles() && run.in_done[run.next as usize] != Ps::MAX {
+            let t = run.next;
+            run.advance(t, run.in_done[t as usize], s.global, &mut |rec| {
+                log.push(rec)
+            });
+        }
+        if run.next == run.plan.tiles() {
+            let (end, cmd) = (run.end(), run.cmd);
+            r.gemm = None;
+            self.sim.schedule(end, token(DONE, slot, cmd));
+        }
+    }
+
+    fn complete(&mut self, slot: usize, c: usize, now: Ps) -> Result<(), ExecError> {
+        let topo = &self.topo;
+        let s = &mut self.slots[slot];
+        let Some(r) = s.cur.as_mut() else {
+            return Ok(());
+        };
+        if let Some(mem) = self.mem.as_deref_mut() {
+            if let Err(e) = data::execute(mem, topo, &r.stream, &s.home, c) {
+                return Err(self.cmd_error(slot, c, e.to_string()));
+            }
+        }
+        let cmd = &r.stream.commands[c];
+        let (lane, kind, name, bytes, macs) = match cmd {
+            Command::DmaRead { src, .. } => (
+                Lane::Dma,
+                RecordKind::DmaRead,
+                "dma_read",
+                src.valid_bytes(),
+                0,
+            ),
+            Command::DmaWrite { dst, .. } => (
+                Lane::Dma,
+                RecordKind::DmaWrite,
+                "dma_write",
+                dst.valid_bytes(),
+                0,
+            ),
+            Command::Gemm(g) => (Lane::Gemm, RecordKind::Gemm, "gemm", 0, g.macs()),
+            Command::Math(m) => (Lane::Math, RecordKind::Math, m.op.mnemonic(), 0, 0),
+            Command::IpcqSend { .. } => (Lane::Ipcq, RecordKind::IpcqSend, "ipcq_send", 0, 0),
+            Command::IpcqRecv { .. } => (Lane::Ipcq, RecordKind::IpcqRecv, "ipcq_recv", 0, 0),
+        };
+        let e = engine_of(cmd);
+        self.log.push(OpRecord {
+            pe: s.global,
+            lane,
+            kind,
+            name,
+            cmd: c as u32,
+            start: r.started[c],
+            end: now,
+            bytes,
+            macs,
+        });
+        r.done[c] = true;
+        r.n_done += 1;
+        r.in_flight[e] -= 1;
+        if r.n_done == r.done.len() {
+            self.next_program(slot, now + self.costs.launch);
+            Ok(())
+        } else {
+            self.pump(slot, now)
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! The host runtime a kernel author programs against: a [`Device`] built
+//! from a topology, tensors allocated in a chosen memory, written from and
+//! read into `ndarray` arrays over the modeled host path, and kernels
+//! launched over a grid of programs mapped onto PEs.
+//!
+//! ```
+//! use kernbench_core::runtime::{Device, LaunchOptions, Place};
+//! use kernbench_core::dsl::prelude::*;
+//! use kernbench_core::Topology;
+//!
+//! #[kernel]
+//! fn double(x: Ptr<f32>, y: Ptr<f32>) {
+//!     let t = tl::load(x.block([0, 0], [x.rows(), x.cols()]));
+//!     tl::store(y.block([0, 0], [y.rows(), y.cols()]), &t * 2.0);
+//! }
+//!
+//! let mut dev = Device::new(&Topology::default_topology());
+//! let x = dev.alloc::<f32>(Place::hbm(0, 0), 4, 8).unwrap();
+//! let y = dev.alloc::<f32>(Place::hbm(0, 0), 4, 8).unwrap();
+//! dev.write(&x, &ndarray::Array2::from_elem((4, 8), 1.5)).unwrap();
+//! let run = dev.launch::<double>(&double::args(x.ptr(), y.ptr()), &LaunchOptions::grid([1, 1, 1])).unwrap();
+//! assert!(run.wall_ns > 0.0);
+//! assert_eq!(dev.read(&y).unwrap()[[3, 7]], 3.0);
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ndarray::{Array2, ArrayView2};
+use serde::Serialize;
+
+use crate::addr::{AddrError, Endpoint, PhysAddr, Space};
+use crate::dsl::{ArgValue, Elem, Kernel, KernelArgs, ProgramInfo, Ptr, TraceConfig, TraceError};
+use crate::engine::Sim;
+use crate::machine::Machine;
+use crate::memory::{DeviceMemory, Window};
+use crate::oplog::{Lane, LaneTime, OpLog, OpLogSummary};
+use crate::pe::{ExecError, Executor, PeLoc, Program};
+use crate::route::RouteError;
+use crate::topology::Topology;
+use crate::units::{ns_to_ps, ps_to_ns, Ps};
+
+/// Where a tensor is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Place {
+    pub sip: u32,
+    pub cube: u32,
+    pub space: Space,
+}
+
+impl Place {
+    /// A cube's HBM slice.
+    pub fn hbm(sip: u32, cube: u32) -> Self {
+        Place {
+            sip,
+            cube,
+            space: Space::Hbm,
+        }
+    }
+    /// A cube's SRAM (the half not reserved for kernel buffers).
+    pub fn sram(sip: u32, cube: u32) -> Self {
+        Place {
+            sip,
+            cube,
+            space: Space::Sram,
+        }
+    }
+    /// A PE's TCM beyond its kernel scratch.
+    pub fn tcm(sip: u32, cube: u32, pe: u32) -> Self {
+        Place {
+            sip,
+            cube,
+            space: Space::Tcm { pe },
+        }
+    }
+}
+
+/// A tensor on the device: a typed handle kernels take as `Ptr<T>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tensor<T: Elem> {
+    ptr: Ptr<T>,
+    addr: PhysAddr,
+}
+
+impl<T: Elem> Tensor<T> {
+    /// The kernel argument naming this tensor.
+    pub fn ptr(&self) -> Ptr<T> {
+        self.ptr
+    }
+    pub fn rows(&self) -> usize {
+        self.ptr.rows()
+    }
+    pub fn cols(&self) -> usize {
+        self.ptr.cols()
+    }
+    pub fn addr(&self) -> PhysAddr {
+        self.addr
+    }
+    fn bytes(&self) -> u64 {
+        (self.rows() * self.cols()) as u64 * T::DTYPE.size_bytes()
+    }
+    fn window(&self) -> Window {
+        Window {
+            at: self.addr,
+            rows: self.rows(),
+            cols: self.cols(),
+            row_stride: self.ptr.row_stride(),
+            dtype: T::DTYPE,
+        }
+    }
+}
+
+/// How a launch's programs map onto PEs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mapping {
+    /// Program `i` on the machine's PE `i`: the PEs of cube 0 in order,
+    /// then cube 1, ... (wrapping around when programs outnumber PEs).
+    #[default]
+    Spread,
+    /// Program `i` on `pes[i % pes.len()]`; programs sharing a PE run one
+    /// after another.
+    Pes(Vec<PeLoc>),
+}
+
+/// A launch: the grid and the mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchOptions {
+    /// Programs per axis; `tl::program_id(a)` ranges over `0..grid[a]`.
+    pub grid: [usize; 3],
+    pub mapping: Mapping,
+}
+
+impl LaunchOptions {
+    pub fn grid(grid: [usize; 3]) -> Self {
+        LaunchOptions {
+            grid,
+            mapping: Mapping::Spread,
+        }
+    }
+    pub fn on(mut self, mapping: Mapping) -> Self {
+        self.mapping = mapping;
+        self
+    }
+}
+
+/// What a launch did: time, counts, per-engine time and the op log.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub kernel: String,
+    pub programs: usize,
+    pub pes: usize,
+    pub start_ns: f64,
+    pub wall_ns: f64,
+    pub summary: OpLogSummary,
+    pub lanes: BTreeMap<&'static str, LaneTime>,
+    /// MAC-array busy time over `wall x pes`, percent.
+    pub gemm_util_pct: f64,
+    /// Useful MACs (m x k x n) over `wall x pes x peak`, percent.
+    pub useful_eff_pct: f64,
+    pub log: OpLog,
+}
+
+/// Why a host operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    Addr(#[from] AddrError),
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error("out of memory in {place:?}: {need} bytes requested, {free} free")]
+    OutOfMemory { place: Place, need: u64, free: u64 },
+    #[error("shape mismatch: tensor is {expected:?}, array is {got:?}")]
+    Shape {
+        expected: [usize; 2],
+        got: [usize; 2],
+    },
+    #[error("cannot read tensor values: the device runs timing-only (data off)")]
+    DataDisabled,
+    #[error("invalid launch: {0}")]
+    Launch(String),
+}
+
+/// A simulated machine with host-side state: allocations, memory contents
+/// (when data is on) and simulated time, which advances with every
+/// operation.
+pub struct Device {
+    machine: Arc<Machine>,
+    sim: Sim,
+    mem: DeviceMemory,
+    data: bool,
+    keep_records: bool,
+    next_free: BTreeMap<Place, u64>,
+}
+
+impl Device {
+    /// A device with data execution on and op-log records kept.
+    pub fn new(topo: &Topology) -> Self {
+        let machine = Arc::new(Machine::new(topo));
+        Device {
+            sim: Sim::new(machine.clone()),
+            machine,
+            mem: DeviceMemory::new(),
+            data: true,
+            keep_records: true,
+            next_free: BTreeMap::new(),
+        }
+    }
+
+    /// Turns data execution on or off; timings are the same either way.
+    pub fn with_data(mut self, on: bool) -> Self {
+        self.data = on;
+        self
+    }
+
+    /// Keeps (or drops) individual op-log records; summaries are always kept.
+    pub fn with_records(mut self, keep: bool) -> Self {
+        self.keep_records = keep;
+        self
+    }
+
+    pub fn machine(&self) -> &Arc<Machine> {
+        &self.machine
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.machine.topo
+    }
+
+    /// Simulated time so far, ns.
+    pub fn now_ns(&self) -> f64 {
+        ps_to_ns(self.sim.now())
+    }
+
+    /// Allocates a dense `rows x cols` tensor of `T` at `place`.
+    pub fn alloc<T: Elem>(
+        &mut self,
+        place: Place,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Tensor<T>, RuntimeError> {
+        let probe = PhysAddr {
+            sip: place.sip,
+            cube: place.cube,
+            space: place.space,
+            offset: 0,
+        };
+        probe.check(&self.machine.topo)?;
+        let (lo, hi, align) = self.region(place);
+        let need = (rows * cols) as u64 * T::DTYPE.size_bytes();
+        let at = self
+            .next_free
+            .get(&place)
+            .copied()
+            .unwrap_or(lo)
+            .next_multiple_of(align);
+        if at + need > hi {
+            return Err(RuntimeError::OutOfMemory {
+                place,
+                need,
+                free: hi.saturating_sub(at),
+            });
+        }
+        self.next_free.insert(place, at + need);
+        let addr = PhysAddr {
+            offset: at,
+            ..probe
+        };
+        Ok(Tensor {
+            ptr: Ptr::new(addr.encode()?, rows, cols),
+            addr,
+        })
+    }
+
+    /// The allocatable byte range of a place and its alignment.
+    fn region(&self, place: Place) -> (u64, u64, u64) {
+        let t = &self.machine.topo;
+        const MIB: u64 = 1 << 20;
+        match place.space {
+            Space::Hbm => (0, t.hbm.capacity_mb * MIB, t.hbm.burst_bytes),
+            // The lower half of SRAM holds the PEs' kernel-buffer windows.
+            Space::Sram => (t.sram.size_mb * MIB / 2, t.sram.size_mb * MIB, 64),
+            Space::Tcm { .. } => (t.pe_tcm.scratch_bytes(), t.pe_tcm.size_mb * MIB, 64),
+        }
+    }
+
+    /// The SRAM bytes each PE's kernel buffers may use.
+    fn sram_window(&self) -> u64 {
+        let t = &self.machine.topo;
+        t.sram.size_mb * (1 << 20) / 2 / u64::from(t.system.pes_per_cube)
+    }
+
+    /// The trace limits launches use.
+    pub fn trace_config(&self) -> TraceConfig {
+        TraceConfig {
+            sram_bytes: self.sram_window(),
+            ..TraceConfig::from_topology(&self.machine.topo)
+        }
+    }
+
+    /// Writes `data` into `t` from the host (PCIe, IO chiplet, NOC, UCIe);
+    /// returns the simulated time it took, ns.
+    pub fn write<T: Elem>(
+        &mut self,
+        t: &Tensor<T>,
+        data: &Array2<f32>,
+    ) -> Result<f64, RuntimeError> {
+        self.write_view(t, data.view())
+    }
+
+    /// [`Self::write`] from a view.
+    pub fn write_view<T: Elem>(
+        &mut self,
+        t: &Tensor<T>,
+        data: ArrayView2<f32>,
+    ) -> Result<f64, RuntimeError> {
+        let got = [data.nrows(), data.ncols()];
+        if got != [t.rows(), t.cols()] {
+            return Err(RuntimeError::Shape {
+                expected: [t.rows(), t.cols()],
+                got,
+            });
+        }
+        let start = self.sim.now();
+        let setup = ns_to_ps(self.machine.topo.host.dma_setup_ns);
+        self.sim.start_copy(
+            Endpoint::Host,
+            Endpoint::Mem(t.addr),
+            t.bytes(),
+            setup,
+            start,
+        )?;
+        self.sim.run();
+        if self.data {
+            let flat: Vec<f32> = data.iter().copied().collect();
+            self.mem.write(&t.window(), &flat);
+        }
+        Ok(ps_to_ns(self.sim.now() - start))
+    }
+
+    /// Reads `t` back to the host (a request, then the data).
+    pub fn read<T: Elem>(&mut self, t: &Tensor<T>) -> Result<Array2<f32>, RuntimeError> {
+        let start = self.sim.now();
+        let setup = ns_to_ps(self.machine.topo.host.dma_setup_ns);
+        self.sim.start_read(
+            Endpoint::Host,
+            Endpoint::Mem(t.addr),
+            t.bytes(),
+            setup,
+            start,
+        )?;
+        self.sim.run();
+        if !self.data {
+            return Err(RuntimeError::DataDisabled);
+        }
+        let v = self.mem.read(&t.window());
+        Array2::from_shape_vec((t.rows(), t.cols()), v)
+            .map_err(|e| RuntimeError::Launch(e.to_string()))
+    }
+
+    /// Traces every program of the grid and runs them; returns when the
+    /// last program has finished.
+    pub fn launch<K: Kernel>(
+        &mut self,
+        args: &K::Args,
+        opts: &LaunchOptions,
+    ) -> Result<RunReport, RuntimeError> {
+        let programs = self.trace::<K>(args, opts)?;
+        self.run_programs(K::NAME, programs)
+    }
+
+    /// Traces the programs of a launch and maps them onto PEs.
+    pub fn trace<K: Kernel>(
+        &self,
+        args: &K::Args,
+        opts: &LaunchOptions,
+    ) -> Result<Vec<(PeLoc, Vec<Program>)>, RuntimeError> {
+        let topo = &self.machine.topo;
+        for v in args.values() {
+            if let ArgValue::Ptr(d) = v {
+                PhysAddr::decode(d.base, topo)?;
+            }
+        }
+        let [g0, g1, g2] = opts.grid;
+        let n = g0 * g1 * g2;
+        if n == 0 {
+            return Err(RuntimeError::Launch(format!("empty grid {:?}", opts.grid)));
+        }
+        let total = (topo.system.sips * topo.cubes_per_sip() * topo.system.pes_per_cube) as usize;
+        if let Mapping::Pes(pes) = &opts.mapping {
+            if pes.is_empty() {
+                return Err(RuntimeError::Launch("mapping names no PE".into()));
+            }
+            for p in pes {
+                p.tcm(0).check(topo)?;
+            }
+        }
+        let cfg = self.trace_config();
+        let mut per_pe: BTreeMap<u32, (PeLoc, Vec<Program>)> = BTreeMap::new();
+        for i in 0..n {
+            let id = [i % g0, (i / g0) % g1, i / (g0 * g1)];
+            let stream = K::trace(args, &ProgramInfo::grid(id, opts.grid), &cfg)?;
+            let pe = match &opts.mapping {
+                Mapping::Spread => PeLoc::from_global((i % total) as u32, topo),
+                Mapping::Pes(pes) => pes[i % pes.len()],
+            };
+            per_pe
+                .entry(pe.global(topo))
+                .or_insert_with(|| (pe, Vec::new()))
+                .1
+                .push(Program { stream });
+        }
+        Ok(per_pe.into_values().collect())
+    }
+
+    /// Runs already traced programs (see [`Self::trace`]).
+    pub fn run_programs(
+        &mut self,
+        kernel: &str,
+        work: Vec<(PeLoc, Vec<Program>)>,
+    ) -> Result<RunReport, RuntimeError> {
+        let programs = work.iter().map(|(_, p)| p.len()).sum();
+        let pes = work.len();
+        let mut log = OpLog::new(self.keep_records);
+        let start = self.sim.now();
+        let window = self.sram_window();
+        let mem = if self.data { Some(&mut self.mem) } else { None };
+        let end = Executor::new(&mut self.sim, mem, &mut log, work, window).run(start)?;
+        Ok(self.report(kernel, programs, pes, start, end, log))
+    }
+
+    fn report(
+        &self,
+        kernel: &str,
+        programs: usize,
+        pes: usize,
+        start: Ps,
+        end: Ps,
+        log: OpLog,
+    ) -> RunReport {
+        let wall_ns = ps_to_ns(end - start);
+        let peak = self.machine.topo.pe_gemm.macs_per_ns();
+        let denom = wall_ns * pes as f64;
+        let summary = log.summary();
+        let pct = |x: f64| if denom > 0.0 { 100.0 * x / denom } else { 0.0 };
+        RunReport {
+            kernel: kernel.to_string(),
+            programs,
+            pes,
+            start_ns: ps_to_ns(start),
+            wall_ns,
+            gemm_util_pct: pct(ps_to_ns(log.busy_ps(Lane::Gemm))),
+            useful_eff_pct: pct(summary.useful_macs as f64 / peak),
+            lanes: Lane::ALL
+                .iter()
+                .map(|l| (l.name(), log.lane_time(*l)))
+                .collect(),
+            summary,
+            log,
+        }
+    }
+}
+
+impl RunReport {
+    /// The run's timeline as Chrome trace-event JSON.
+    pub fn chrome_trace(&self, machine: &Machine) -> serde_json::Value {
+        let topo = &machine.topo;
+        crate::timeline::chrome_trace(self.log.records(), |g| {
+            let p = PeLoc::from_global(g, topo);
+            machine.node_name(machine.pe(p.sip, p.cube, p.pe))
+        })
+    }
+}
+
+/// Per-stage wall-clock occupancy in the shape the benches print.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct EngineTimes {
+    pub dma_in_ns: f64,
+    pub fetch_ns: f64,
+    pub gemm_ns: f64,
+    pub dma_out_ns: f64,
+    pub dma_ns: f64,
+    pub math_ns: f64,
+    pub ipcq_ns: f64,
+}
+
+impl RunReport {
+    /// Wall-clock occupancy of each engine lane.
+    pub fn engine_times(&self) -> EngineTimes {
+        let occ = |l: Lane| self.lanes.get(l.name()).map_or(0.0, |t| t.occupied_ns);
+        EngineTimes {
+            dma_in_ns: occ(Lane::DmaIn),
+            fetch_ns: occ(Lane::Fetch),
+            gemm_ns: occ(Lane::Gemm),
+            dma_out_ns: occ(Lane::DmaOut),
+            dma_ns: occ(Lane::Dma),
+            math_ns: occ(Lane::Math),
+            ipcq_ns: occ(Lane::Ipcq),
+        }
+    }
+}
