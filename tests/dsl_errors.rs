@@ -100,7 +100,7 @@ fn bad_axis_and_user_panics_become_errors() {
     assert!(e.to_string().contains("axis 3 is not 0, 1 or 2"), "{e}");
     // `step_by(0)` panics inside the body: reported, not propagated.
     let e = bad_axis::trace_single(&bad_axis::args(Ptr::new(0, 4, 1), 0)).unwrap_err();
-    assert!(matches!(e.kind, TraceErrorKind::Panic(_)), "{e:?}");
+    assert!(matches!(*e.kind, TraceErrorKind::Panic(_)), "{e:?}");
 }
 
 #[test]

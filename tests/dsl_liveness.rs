@@ -101,7 +101,7 @@ fn live_set_over_scratch_fails_naming_kernel_program_and_command() {
     let e = hoarding::trace(&hoarding::args(x, y, N, ROWS), &program, &cfg).unwrap_err();
     // The (k+1)-th load no longer fits once k tiles are live.
     let fits = (cfg.scratch_bytes / TILE_BYTES) as usize;
-    match &e.kind {
+    match &*e.kind {
         TraceErrorKind::Overflow {
             space,
             index,

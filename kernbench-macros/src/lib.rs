@@ -18,7 +18,7 @@ fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         Err((err, func)) => {
             let mut out = err.to_compile_error();
             out.extend(match func {
-                Some(f) => generate::fallback(f),
+                Some(f) => generate::fallback(*f),
                 None => item,
             });
             out

@@ -13,8 +13,8 @@ pub struct TraceError {
     pub kernel: String,
     /// The program instance being traced.
     pub program: ProgramInfo,
-    /// What went wrong.
-    pub kind: TraceErrorKind,
+    /// What went wrong (boxed to keep `Result<_, TraceError>` small).
+    pub kind: Box<TraceErrorKind>,
 }
 
 /// What went wrong while tracing.

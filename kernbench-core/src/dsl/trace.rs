@@ -151,7 +151,7 @@ impl State {
             self.error = Some(TraceError {
                 kernel: self.kernel.to_string(),
                 program: self.program,
-                kind,
+                kind: Box::new(kind),
             });
         }
     }
@@ -245,7 +245,7 @@ pub fn __trace(
     let err = |kind| TraceError {
         kernel: kernel.to_string(),
         program: *program,
-        kind,
+        kind: Box::new(kind),
     };
     program
         .check()

@@ -40,7 +40,7 @@ pub(crate) fn push_err(acc: &mut Option<syn::Error>, e: syn::Error) {
 pub fn parse_kernel(
     attr: TokenStream,
     item: TokenStream,
-) -> Result<KernelDef, (syn::Error, Option<ItemFn>)> {
+) -> Result<KernelDef, (syn::Error, Option<Box<ItemFn>>)> {
     let func: ItemFn = syn::parse2(item).map_err(|e| (e, None))?;
     let mut err = None;
     if !attr.is_empty() {
@@ -65,7 +65,7 @@ pub fn parse_kernel(
         }
     }
     match err {
-        Some(e) => Err((e, Some(func))),
+        Some(e) => Err((e, Some(Box::new(func)))),
         None => Ok(KernelDef {
             vis: func.vis,
             name: func.sig.ident,
