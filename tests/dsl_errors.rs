@@ -21,7 +21,7 @@ fn block_fully_outside_is_out_of_bounds() {
     );
     let e = oob::trace(&oob::args(Ptr::new(0, 10, 8), 10), &p, &cfg).unwrap_err();
     assert!(matches!(
-        e.kind,
+        *e.kind,
         TraceErrorKind::Op {
             op: "tl::load",
             index: 0,
@@ -53,7 +53,7 @@ fn dot_shape_mismatch_names_the_op() {
         .unwrap_err();
     assert!(
         matches!(
-            e.kind,
+            *e.kind,
             TraceErrorKind::Op {
                 op: "tl::dot",
                 index: 3,

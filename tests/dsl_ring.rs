@@ -106,7 +106,7 @@ fn peer_outside_the_ring_is_an_error() {
     .unwrap_err();
     assert!(
         matches!(
-            e.kind,
+            *e.kind,
             TraceErrorKind::Op {
                 op: "tl::send",
                 index: 1,

@@ -149,15 +149,7 @@ mod tests {
                     v.push(tl::recv::<Vec<f32>>(i, [1, 2]));
                 }
             })),
-            quote!({
-                for i in 0..n {
-                    v.push(::kernbench_core::dsl::tl::recv::<Vec<f32>>(
-                        __kb_cx,
-                        i,
-                        [1, 2],
-                    ));
-                }
-            })
+            quote! {{ for i in 0..n { v.push(::kernbench_core::dsl::tl::recv::<Vec<f32>>(__kb_cx, i, [1, 2])); } }}
             .to_string()
         );
     }
