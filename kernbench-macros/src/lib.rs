@@ -1,7 +1,7 @@
 //! The `#[kernel]` attribute of kernbench's kernel language.
 //!
 //! The logic lives in plain functions over `proc_macro2::TokenStream`
-//! ([`expand`]) so it can be unit-tested; `parse/` checks the function and
+//! (`expand`) so it can be unit-tested; `parse/` checks the function and
 //! `generate/` emits the kernel items, mirroring each other.
 
 mod generate;

@@ -60,6 +60,37 @@ pub struct Params {
 }
 
 impl Params {
+    /// `specs`' defaults overridden by `overrides` (later keys win); `owner`
+    /// names the kernel or bench in errors.
+    pub fn resolve(
+        owner: &'static str,
+        specs: &'static [ParamSpec],
+        overrides: &[(String, String)],
+    ) -> Result<Params, CatalogError> {
+        let mut values: Vec<(&'static str, String)> = specs
+            .iter()
+            .map(|p| (p.name, p.default.to_string()))
+            .collect();
+        for (k, v) in overrides {
+            match values.iter_mut().find(|(name, _)| name == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => {
+                    return Err(CatalogError::UnknownParam {
+                        kernel: owner,
+                        param: k.clone(),
+                        valid: params_text(specs),
+                    })
+                }
+            }
+        }
+        Ok(Params { values })
+    }
+
+    /// `(key, value)` pairs in declaration order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.values.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+
     fn raw(&self, name: &'static str) -> &str {
         self.values
             .iter()
@@ -120,6 +151,16 @@ impl Params {
     }
 }
 
+/// `key=default` for every parameter, comma-separated.
+pub fn params_text(specs: &[ParamSpec]) -> String {
+    let mut s = String::new();
+    for (i, p) in specs.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(s, "{sep}{}={}", p.name, p.default);
+    }
+    s
+}
+
 type TraceFn = fn(&Params, &TraceConfig) -> Result<CommandStream, CatalogError>;
 
 /// A registered kernel.
@@ -136,34 +177,12 @@ pub struct KernelEntry {
 impl KernelEntry {
     /// `key=default` for every parameter, comma-separated.
     pub fn params_text(&self) -> String {
-        let mut s = String::new();
-        for (i, p) in self.params.iter().enumerate() {
-            let sep = if i == 0 { "" } else { ", " };
-            let _ = write!(s, "{sep}{}={}", p.name, p.default);
-        }
-        s
+        params_text(self.params)
     }
 
     /// Defaults overridden by `overrides` (later keys win).
     pub fn resolve(&self, overrides: &[(String, String)]) -> Result<Params, CatalogError> {
-        let mut values: Vec<(&'static str, String)> = self
-            .params
-            .iter()
-            .map(|p| (p.name, p.default.to_string()))
-            .collect();
-        for (k, v) in overrides {
-            match values.iter_mut().find(|(name, _)| name == k) {
-                Some(slot) => slot.1 = v.clone(),
-                None => {
-                    return Err(CatalogError::UnknownParam {
-                        kernel: self.name,
-                        param: k.clone(),
-                        valid: self.params_text(),
-                    })
-                }
-            }
-        }
-        Ok(Params { values })
+        Params::resolve(self.name, self.params, overrides)
     }
 
     /// Traces program 0 (rank 0 for collectives) with placeholder tensor

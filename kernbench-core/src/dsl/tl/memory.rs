@@ -1,0 +1,143 @@
+//! Moving blocks between tensors in HBM and on-chip buffers.
+
+use super::Stage;
+use crate::dsl::cmd::{Command, Space};
+use crate::dsl::dtype::Elem;
+use crate::dsl::error::OpError;
+use crate::dsl::ptr::{Block, BlockRef};
+use crate::dsl::tile::{Loc, Tile};
+use crate::dsl::trace::KernelCx;
+
+/// Checks a block against its tensor: the valid extent, or why it is
+/// unusable.
+fn block_ref<T: Elem>(block: &Block<T>) -> Result<BlockRef, OpError> {
+    let t = block.tensor;
+    let [r0, c0] = block.origin;
+    let shape = block.shape;
+    if shape[0] == 0 || shape[1] == 0 {
+        return Err(OpError::Empty(shape));
+    }
+    if r0 >= t.rows || c0 >= t.cols {
+        return Err(OpError::OutOfBounds {
+            origin: block.origin,
+            shape,
+            rows: t.rows,
+            cols: t.cols,
+        });
+    }
+    let valid = [shape[0].min(t.rows - r0), shape[1].min(t.cols - c0)];
+    Ok(BlockRef {
+        tensor: t,
+        origin: block.origin,
+        shape,
+        valid,
+    })
+}
+
+/// Loads a block into TCM (one `DmaRead`). Elements past the tensor's edge
+/// read as zero; a block entirely outside the tensor is an error.
+///
+/// ```
+/// use kernbench_core::dsl::prelude::*;
+///
+/// #[kernel]
+/// fn k(x: Ptr<f16>) {
+///     let t = tl::load(x.block([8, 8], [8, 8])); // 10x10 tensor: 2x2 valid
+///     tl::store(x.block([0, 0], [8, 8]), t);
+/// }
+/// let s = k::trace_single(&k::args(Ptr::new(0, 10, 10))).unwrap();
+/// assert!(s.to_string().contains("valid 2x2"));
+/// ```
+pub fn load<T: Elem>(cx: &KernelCx, block: Block<T>) -> Tile<T> {
+    load_to(cx, block, Stage::Tcm)
+}
+
+/// Loads a block into the space `stage` names: TCM or SRAM (a `DmaRead`
+/// into that space) or no copy at all (`Stage::HbmRef`, a tile usable only
+/// as a `tl::dot` operand).
+///
+/// ```
+/// use kernbench_core::dsl::prelude::*;
+///
+/// #[kernel]
+/// fn k(a: Ptr<f16>, b: Ptr<f16>, c: Ptr<f32>) {
+///     let x = tl::load_to(a.block([0, 0], [16, 16]), Stage::HbmRef);
+///     let y = tl::load_to(b.block([0, 0], [16, 16]), Stage::Sram);
+///     let acc = tl::dot(&x, &y, tl::zeros::<f32>([16, 16]));
+///     tl::store(c.block([0, 0], [16, 16]), acc);
+/// }
+/// let p = Ptr::new(0, 16, 16);
+/// let s = k::trace_single(&k::args(p, p, Ptr::new(0x1000, 16, 16))).unwrap();
+/// assert_eq!(s.counts().dma_read, 1); // only the SRAM staging copies
+/// ```
+pub fn load_to<T: Elem>(cx: &KernelCx, block: Block<T>, stage: Stage) -> Tile<T> {
+    let st = cx.shared();
+    let mut s = st.borrow_mut();
+    let op = match stage {
+        Stage::Tcm => "tl::load",
+        _ => "tl::load_to",
+    };
+    if s.failed() {
+        return Tile::new(st.clone(), Loc::Poisoned, block.shape);
+    }
+    let src = match block_ref(&block) {
+        Ok(b) => b,
+        Err(e) => {
+            s.fail(op, e);
+            return Tile::new(st.clone(), Loc::Poisoned, block.shape);
+        }
+    };
+    let space = match stage {
+        Stage::HbmRef => return Tile::new(st.clone(), Loc::Hbm(src), block.shape),
+        Stage::Tcm => Space::Tcm,
+        Stage::Sram => Space::Sram,
+    };
+    let dst = s.new_buf(space, block.shape, T::DTYPE);
+    s.push(Command::DmaRead { src, dst });
+    Tile::new(st.clone(), Loc::Buf(dst, space), block.shape)
+}
+
+/// Stores a TCM or SRAM tile to a block (one `DmaWrite`); elements past
+/// the tensor's edge are not written. The tile's shape must equal the
+/// block's.
+///
+/// ```
+/// use kernbench_core::dsl::prelude::*;
+///
+/// #[kernel]
+/// fn k(x: Ptr<f32>, y: Ptr<f32>) {
+///     let t = tl::load(x.block([0, 0], [4, 4]));
+///     tl::store(y.block([0, 0], [4, 4]), &t * 2.0);
+/// }
+/// let s = k::trace_single(&k::args(Ptr::new(0, 4, 4), Ptr::new(64, 4, 4))).unwrap();
+/// assert_eq!((s.counts().dma_read, s.counts().dma_write), (1, 1));
+/// ```
+pub fn store<T: Elem>(cx: &KernelCx, block: Block<T>, tile: impl std::borrow::Borrow<Tile<T>>) {
+    let tile: &Tile<T> = std::borrow::Borrow::borrow(&tile);
+    let mut s = cx.shared().borrow_mut();
+    if s.failed() {
+        return;
+    }
+    let dst = match block_ref(&block) {
+        Ok(b) => b,
+        Err(e) => return s.fail("tl::store", e),
+    };
+    if tile.shape != block.shape {
+        let msg = format!(
+            "tile is {}x{}, block is {}x{}",
+            tile.shape[0], tile.shape[1], block.shape[0], block.shape[1]
+        );
+        return s.fail("tl::store", OpError::Shape(msg));
+    }
+    match tile.loc {
+        Loc::Buf(src, _) => s.push(Command::DmaWrite { src, dst }),
+        Loc::Hbm(_) => s.fail(
+            "tl::store",
+            OpError::Space {
+                found: Space::Hbm,
+                needed: "tcm or sram",
+            },
+        ),
+        Loc::Poisoned => {}
+    }
+}
