@@ -379,3 +379,65 @@ pub fn find(name: &str) -> Result<&'static KernelEntry, CatalogError> {
                 .join(", "),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_entry_traces_with_its_defaults() {
+        for e in catalog() {
+            let s = e.trace_program0(&[], &TraceConfig::default());
+            assert!(s.is_ok(), "{}: {:?}", e.name, s.err());
+            assert!(!e.description.is_empty());
+            assert!(e.params.iter().all(|p| !p.help.is_empty()));
+        }
+    }
+
+    #[test]
+    fn overrides_apply_and_are_validated() {
+        let e = find("matmul").unwrap();
+        let s = e
+            .trace_program0(&kv(&[("k", "64"), ("bk", "16")]), &TraceConfig::default())
+            .unwrap();
+        assert_eq!(s.counts().gemm, 64 / 16);
+        let s = e
+            .trace_program0(&kv(&[("staging", "hbm_ref")]), &TraceConfig::default())
+            .unwrap();
+        assert_eq!(s.counts().dma_read, 0);
+        let err = e
+            .trace_program0(&kv(&[("staging", "l2")]), &TraceConfig::default())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "parameter `staging`: invalid value `l2`, expected hbm_ref, tcm or sram"
+        );
+        let err = find("ring")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "unknown kernel `ring`; valid kernels: matmul, ring_allreduce, flash_attention"
+        );
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for s in [Stage::HbmRef, Stage::Tcm, Stage::Sram] {
+            assert_eq!(Stage::from_code(s.code()), Some(s));
+            assert_eq!(Stage::from_name(s.name()), Some(s));
+        }
+        for o in [ReduceOp::Sum, ReduceOp::Max] {
+            assert_eq!(ReduceOp::from_code(o.code()), Some(o));
+            assert_eq!(ReduceOp::from_name(o.name()), Some(o));
+        }
+    }
+}
