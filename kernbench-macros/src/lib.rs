@@ -61,9 +61,9 @@ fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// println!("{s}");
 /// ```
 ///
-/// (This example is compiled and run as the module documentation of
-/// `kernbench_core::dsl`; this crate cannot depend on the runtime it
-/// generates code for.)
+/// (`ignore`d here because this crate cannot depend on the runtime it
+/// generates code for; the same example is compiled and run as the doc test
+/// of the re-export `kernbench_core::dsl::kernel`.)
 #[proc_macro_attribute]
 pub fn kernel(
     attr: proc_macro::TokenStream,

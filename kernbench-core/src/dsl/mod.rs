@@ -47,6 +47,25 @@ pub use cmd::{
 };
 pub use dtype::{DType, Elem};
 pub use error::{OpError, TraceError, TraceErrorKind};
+/// Turns a function into a kernel (see the attribute's own documentation
+/// for the full contract).
+///
+/// ```
+/// use kernbench_core::dsl::prelude::*;
+///
+/// #[kernel]
+/// fn copy(x: Ptr<f32>, y: Ptr<f32>, #[constexpr] bs: usize) {
+///     let r0 = tl::program_id(0) * bs;
+///     let t = tl::load(x.block([r0, 0], [bs, x.cols()]));
+///     tl::store(y.block([r0, 0], [bs, y.cols()]), t);
+/// }
+///
+/// let args = copy::args(Ptr::new(0, 64, 8), Ptr::new(4096, 64, 8), 64);
+/// let s = copy::trace_single(&args).unwrap();
+/// assert_eq!(copy::NAME, "copy");
+/// assert_eq!((s.counts().dma_read, s.counts().dma_write), (1, 1));
+/// println!("{s}");
+/// ```
 pub use kernbench_macros::kernel;
 pub use kernel::{ArgKind, ArgMeta, ArgValue, IntoArgValue, Kernel, KernelArgs};
 pub use ptr::{Block, BlockRef, Ptr, PtrError, TensorDesc};
