@@ -207,3 +207,18 @@ fn attention_block_is_reusable_from_other_kernels() {
     ));
     assert_eq!(s.unwrap().counts().gemm, 2 * 3);
 }
+
+#[kernel]
+fn huge(x: Ptr<f32>) {
+    let t = tl::load(x.block([0, 0], [usize::MAX / 2, 4]));
+    tl::store(x.block([0, 0], [usize::MAX / 2, 4]), t);
+}
+
+#[test]
+fn absurd_shapes_fail_allocation_instead_of_overflowing() {
+    let e = huge::trace_single(&huge::args(Ptr::new(0, 8, 4))).unwrap_err();
+    assert!(
+        matches!(*e.kind, TraceErrorKind::Overflow { index: 0, .. }),
+        "{e:?}"
+    );
+}

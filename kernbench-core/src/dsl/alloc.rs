@@ -19,7 +19,7 @@ pub(crate) struct Overflow {
 }
 
 fn align_up(x: u64) -> u64 {
-    x.div_ceil(ALIGN) * ALIGN
+    x.div_ceil(ALIGN).saturating_mul(ALIGN)
 }
 
 /// Assigns offsets to the buffers of `space`; returns the peak byte used.
@@ -58,12 +58,12 @@ pub(crate) fn assign(
         let size = align_up(buffers[b].bytes().max(1));
         let mut offset = 0u64;
         for &(o, s, _) in &live {
-            if offset + size <= o {
+            if offset.saturating_add(size) <= o {
                 break;
             }
-            offset = offset.max(align_up(o + s));
+            offset = offset.max(align_up(o.saturating_add(s)));
         }
-        if offset + size > capacity {
+        if offset.saturating_add(size) > capacity {
             let used = live.iter().map(|&(_, s, _)| s).sum();
             return Err(Overflow {
                 index: at,
@@ -72,7 +72,7 @@ pub(crate) fn assign(
             });
         }
         buffers[b].offset = Some(offset);
-        peak = peak.max(offset + size);
+        peak = peak.max(offset.saturating_add(size));
         let pos = live.partition_point(|&(o, _, _)| o < offset);
         live.insert(pos, (offset, size, last[b]));
     }

@@ -75,7 +75,10 @@ pub struct Buffer {
 impl Buffer {
     /// Size in bytes.
     pub fn bytes(&self) -> u64 {
-        (self.shape[0] * self.shape[1]) as u64 * self.dtype.size_bytes()
+        // Saturating: absurd shapes must fail allocation, not overflow.
+        (self.shape[0] as u64)
+            .saturating_mul(self.shape[1] as u64)
+            .saturating_mul(self.dtype.size_bytes())
     }
 }
 

@@ -26,8 +26,11 @@ pub struct TensorDesc {
 impl TensorDesc {
     /// Device address of element `(r, c)` (not bounds-checked).
     pub fn elem_addr(&self, r: usize, c: usize) -> u64 {
-        let idx = (r as u64) * (self.row_stride as u64) + c as u64;
-        self.base + idx * self.dtype.size_bytes()
+        let idx = (r as u64)
+            .wrapping_mul(self.row_stride as u64)
+            .wrapping_add(c as u64);
+        self.base
+            .wrapping_add(idx.wrapping_mul(self.dtype.size_bytes()))
     }
 }
 
@@ -222,7 +225,9 @@ impl BlockRef {
 
     /// Bytes actually moved (valid elements only).
     pub fn valid_bytes(&self) -> u64 {
-        (self.valid[0] * self.valid[1]) as u64 * self.tensor.dtype.size_bytes()
+        (self.valid[0] as u64)
+            .saturating_mul(self.valid[1] as u64)
+            .saturating_mul(self.tensor.dtype.size_bytes())
     }
 }
 
