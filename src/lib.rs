@@ -1,4 +1,5 @@
 //! kernbench: the CLI and milestone benches on top of the simulator.
+pub mod bench;
 pub mod cli;
 
 /// Everything a kernel file needs: `use kernbench::prelude::*;` (the kernel

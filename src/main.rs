@@ -24,6 +24,10 @@ struct Cli {
 enum Command {
     /// Latency and bandwidth of predefined transfers (host, local/remote HBM, other SIP).
     Probe(cli::probe::ProbeArgs),
+    /// Run a registered bench on the simulated machine.
+    Run(cli::run::RunArgs),
+    /// List the registered benches and kernels.
+    List,
     /// Print the command stream a kernel lowers to (program 0).
     Lower {
         /// Registered kernel name (e.g. matmul, ring_allreduce).
@@ -35,9 +39,25 @@ enum Command {
 }
 
 fn run(cli: Cli) -> Result<String, CliError> {
+    if let Command::List = cli.command {
+        return Ok(cli::run::list());
+    }
     let topo = cli::load_topology(&cli.topology)?;
     match cli.command {
+        Command::List => Ok(cli::run::list()),
         Command::Probe(args) => cli::probe::run(&topo, &args),
+        Command::Run(args) => {
+            let (out, ok) = cli::run::run(&topo, &args)?;
+            if ok {
+                Ok(out)
+            } else {
+                print!("{out}");
+                Err(CliError::Failed(format!(
+                    "bench {}: --check found a mismatch",
+                    args.bench
+                )))
+            }
+        }
         Command::Lower { kernel, params } => {
             cli::lower::run(&topo, &kernel, &cli::parse_params(&params)?)
         }

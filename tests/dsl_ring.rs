@@ -10,8 +10,11 @@ fn trace_rank(len: usize, rank: usize, ws: usize, op: ReduceOp) -> CommandStream
     ring_allreduce::trace(&args, &p, &TraceConfig::default()).unwrap()
 }
 
+/// (peer, shape) of one message.
+type Msg = (usize, [usize; 2]);
+
 /// (peer, shape) of each send / recv, in order.
-fn messages(s: &CommandStream) -> (Vec<(usize, [usize; 2])>, Vec<(usize, [usize; 2])>) {
+fn messages(s: &CommandStream) -> (Vec<Msg>, Vec<Msg>) {
     let shape = |id| s.buffer(id).map(|b| b.shape).unwrap_or([0, 0]);
     let (mut sends, mut recvs) = (Vec::new(), Vec::new());
     for c in &s.commands {

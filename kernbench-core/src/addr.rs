@@ -56,7 +56,8 @@ const CUBE_SHIFT: u32 = SPACE_SHIFT + 4;
 const SIP_SHIFT: u32 = CUBE_SHIFT + 8;
 
 impl PhysAddr {
-    /// Packs the address: sip[63:56] cube[55:48] space[47:44] pe[43:36] offset[35:0].
+    /// Packs the address: sip in bits 63..56, cube 55..48, space 47..44, pe
+    /// 43..36, offset 35..0.
     pub fn encode(&self) -> Result<u64, AddrError> {
         if self.offset >> OFFSET_BITS != 0 {
             return Err(AddrError::OffsetTooLarge {

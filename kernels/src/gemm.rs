@@ -31,10 +31,26 @@ pub fn matmul(
     let stage = Stage::from_code(staging).unwrap_or(Stage::Tcm);
     let (pm, pn) = (tl::program_id(0), tl::program_id(1));
     let mut acc = tl::zeros::<f32>([bm, bn]);
+    // Software pipelining: the next step's operands are loaded before this
+    // step's dot, so they get their own buffers and their DMA overlaps the
+    // GEMM instead of waiting for it to free the space.
+    let mut x = tl::load_to(a.block([pm * bm, 0], [bm, bk]), stage);
+    let mut y = tl::load_to(b.block([0, pn * bn], [bk, bn]), stage);
     for kk in (0..k).step_by(bk) {
-        let x = tl::load_to(a.block([pm * bm, kk], [bm, bk]), stage);
-        let y = tl::load_to(b.block([kk, pn * bn], [bk, bn]), stage);
+        let next = kk + bk;
+        let prefetch = if next < k {
+            Some((
+                tl::load_to(a.block([pm * bm, next], [bm, bk]), stage),
+                tl::load_to(b.block([next, pn * bn], [bk, bn]), stage),
+            ))
+        } else {
+            None
+        };
         acc = tl::dot(&x, &y, acc);
+        if let Some((nx, ny)) = prefetch {
+            x = nx;
+            y = ny;
+        }
     }
     tl::store(c.block([pm * bm, pn * bn], [bm, bn]), acc.cast::<f16>());
 }

@@ -5,7 +5,9 @@
 
 pub mod lower;
 pub mod probe;
+pub mod run;
 
+use std::io::Write as _;
 use std::path::Path;
 
 use kernbench_core::{Topology, TopologyError};
@@ -38,4 +40,23 @@ pub fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, CliError> {
             ))),
         })
         .collect()
+}
+
+/// Writes `bytes` to `path` whole: into a temporary file beside it, then
+/// renamed over it, so an interrupted run never leaves a truncated file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let fail =
+        |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
+    let name = path
+        .file_name()
+        .ok_or_else(|| CliError::Usage(format!("{} is not a file name", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)
 }

@@ -119,7 +119,7 @@ impl Sim {
         Ok(self.launch(t))
     }
 
-    /// Sets a timer: [`Self::next`] returns `Notice::Timer { token }` at `at`.
+    /// Sets a timer: [`Self::next_notice`] returns `Notice::Timer { token }` at `at`.
     pub fn schedule(&mut self, at: Ps, token: u64) {
         self.queue.push(at, Event::Timer { token });
     }
@@ -172,13 +172,13 @@ impl Sim {
 
     /// Runs until no event remains; returns the time of the last event.
     pub fn run(&mut self) -> Ps {
-        while self.next().is_some() {}
+        while self.next_notice().is_some() {}
         self.queue.now()
     }
 
     /// Processes events up to and including the next one the driving model
     /// must see; `None` when no event remains.
-    pub fn next(&mut self) -> Option<(Ps, Notice)> {
+    pub fn next_notice(&mut self) -> Option<(Ps, Notice)> {
         while let Some((now, ev)) = self.queue.pop() {
             self.events += 1;
             if let Some(n) = self.step(now, ev) {

@@ -265,7 +265,7 @@ impl<'a> Executor<'a> {
                 token(LAUNCH, i, 0),
             )?;
         }
-        while let Some((now, notice)) = self.sim.next() {
+        while let Some((now, notice)) = self.sim.next_notice() {
             let tok = match notice {
                 Notice::TransferDone { token, .. } | Notice::Timer { token } => token,
             };

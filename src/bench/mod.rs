@@ -1,0 +1,265 @@
+//! The registry of benches `kernbench run --bench NAME` runs and
+//! `kernbench list` shows. A bench builds a device from the topology,
+//! allocates and fills its tensors, launches kernels and reports.
+
+mod gemm;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use kernbench_core::oplog::OpLogSummary;
+use kernbench_core::runtime::{EngineTimes, RunReport, RuntimeError};
+use kernbench_core::{Machine, Topology};
+use kernels::{CatalogError, ParamSpec, Params};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// How a bench is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunMode {
+    /// Compare the result with an ndarray reference.
+    pub check: bool,
+    /// Execute data (off: timing only; timings are identical).
+    pub data: bool,
+    /// Keep op-log records (needed for a timeline).
+    pub records: bool,
+}
+
+impl Default for RunMode {
+    fn default() -> Self {
+        RunMode {
+            check: false,
+            data: true,
+            records: false,
+        }
+    }
+}
+
+/// A numerical comparison against a reference.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Check {
+    pub max_abs_err: f64,
+    /// Largest error relative to the reference's largest magnitude.
+    pub max_rel_err: f64,
+    pub ok: bool,
+}
+
+impl Check {
+    /// Compares `got` with `want`; `tol` bounds the relative error.
+    pub fn compare<'a>(
+        got: impl IntoIterator<Item = &'a f32>,
+        want: impl IntoIterator<Item = &'a f32> + Clone,
+        tol: f64,
+    ) -> Check {
+        let scale = want
+            .clone()
+            .into_iter()
+            .fold(0.0f64, |m, &w| m.max(f64::from(w).abs()))
+            .max(1e-30);
+        let mut max_abs: f64 = 0.0;
+        let mut finite = true;
+        for (g, w) in got.into_iter().zip(want) {
+            let d = (f64::from(*g) - f64::from(*w)).abs();
+            finite &= d.is_finite();
+            max_abs = max_abs.max(d);
+        }
+        let rel = max_abs / scale;
+        Check {
+            max_abs_err: max_abs,
+            max_rel_err: rel,
+            ok: finite && rel <= tol,
+        }
+    }
+}
+
+/// What a bench run produced.
+#[derive(Debug, Clone)]
+pub struct BenchResult {
+    pub bench: &'static str,
+    pub params: BTreeMap<String, String>,
+    pub run: RunReport,
+    pub check: Option<Check>,
+    /// Bench-specific figures added to the JSON (e.g. latency, bandwidth).
+    pub extra: BTreeMap<&'static str, f64>,
+}
+
+impl BenchResult {
+    pub fn summary(&self) -> OpLogSummary {
+        self.run.summary
+    }
+
+    pub fn engines(&self) -> EngineTimes {
+        self.run.engine_times()
+    }
+
+    /// The `--json` document.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "bench": self.bench,
+            "params": self.params,
+            "wall_ns": self.run.wall_ns,
+            "op_log_summary": self.run.summary,
+            "engines": self.run.engine_times(),
+            "gemm_util_pct": self.run.gemm_util_pct,
+            "useful_eff_pct": self.run.useful_eff_pct,
+            "check": self.check,
+        });
+        if let Value::Object(map) = &mut v {
+            for (k, x) in &self.extra {
+                map.insert((*k).to_string(), json!(x));
+            }
+        }
+        v
+    }
+
+    /// The human-readable report.
+    pub fn to_text(&self) -> String {
+        let mut o = String::new();
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let r = &self.run;
+        let s = &r.summary;
+        let e = r.engine_times();
+        let _ = writeln!(o, "bench {} ({})", self.bench, params.join(" "));
+        let _ = writeln!(
+            o,
+            "  wall {:.1} ns over {} programs on {} PEs",
+            r.wall_ns, r.programs, r.pes
+        );
+        for (k, x) in &self.extra {
+            let _ = writeln!(o, "  {k}: {x:.3}");
+        }
+        let _ = writeln!(
+            o,
+            "  commands: gemm {} dma_read {} dma_write {} math {} ipcq_send {} ipcq_recv {} (gemm tiles {})",
+            s.gemm_count,
+            s.dma_read_count,
+            s.dma_write_count,
+            s.math_count,
+            s.ipcq_send_count,
+            s.ipcq_recv_count,
+            s.gemm_tile_count
+        );
+        let _ = writeln!(
+            o,
+            "  engine wall-clock ns: dma_in {:.1} fetch {:.1} gemm {:.1} dma_out {:.1} dma {:.1} math {:.1} ipcq {:.1}",
+            e.dma_in_ns, e.fetch_ns, e.gemm_ns, e.dma_out_ns, e.dma_ns, e.math_ns, e.ipcq_ns
+        );
+        let _ = writeln!(
+            o,
+            "  GEMM utilization {:.1}%  useful MAC efficiency {:.1}%",
+            r.gemm_util_pct, r.useful_eff_pct
+        );
+        if let Some(c) = &self.check {
+            let _ = writeln!(
+                o,
+                "  check: max abs err {:.3e}, max rel err {:.3e}: {}",
+                c.max_abs_err,
+                c.max_rel_err,
+                if c.ok { "ok" } else { "MISMATCH" }
+            );
+        }
+        o
+    }
+
+    /// The run's timeline (Chrome trace-event JSON).
+    pub fn timeline(&self, machine: &Machine) -> Value {
+        self.run.chrome_trace(machine)
+    }
+}
+
+/// Why a bench could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("unknown bench `{name}`; benches: {valid}")]
+    Unknown { name: String, valid: String },
+    #[error(transparent)]
+    Params(#[from] CatalogError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+type RunFn = fn(&Topology, &Params, RunMode) -> Result<BenchResult, BenchError>;
+
+/// A registered bench.
+pub struct BenchSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub params: &'static [ParamSpec],
+    run: RunFn,
+}
+
+impl BenchSpec {
+    /// Runs the bench with `overrides` over its default parameters.
+    pub fn run(
+        &self,
+        topo: &Topology,
+        overrides: &[(String, String)],
+        mode: RunMode,
+    ) -> Result<BenchResult, BenchError> {
+        let params = Params::resolve(self.name, self.params, overrides)?;
+        (self.run)(topo, &params, mode)
+    }
+}
+
+/// Every registered bench.
+pub fn registry() -> &'static [BenchSpec] {
+    &REGISTRY
+}
+
+static REGISTRY: [BenchSpec; 2] = [
+    BenchSpec {
+        name: "gemm",
+        description:
+            "tiled matmul on one PE (params m, k, n, variant = hbm_ref | tcm | sram, bm, bn, bk)",
+        params: gemm::GEMM_PARAMS,
+        run: gemm::run_single,
+    },
+    BenchSpec {
+        name: "gemm-multi-pe",
+        description:
+            "tiled matmul, output blocks over the PEs of one or several cubes (adds pes, cubes)",
+        params: gemm::MULTI_PARAMS,
+        run: gemm::run_multi,
+    },
+];
+
+/// The bench called `name`.
+pub fn find(name: &str) -> Result<&'static BenchSpec, BenchError> {
+    registry()
+        .iter()
+        .find(|b| b.name == name)
+        .ok_or_else(|| BenchError::Unknown {
+            name: name.to_string(),
+            valid: registry()
+                .iter()
+                .map(|b| b.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Parameters as a sorted map for reports.
+pub(crate) fn param_map(p: &Params) -> BTreeMap<String, String> {
+    p.pairs()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Deterministic pseudo-random values in [-1, 1) (xorshift64*), so runs
+/// are reproducible without a rand dependency.
+pub(crate) fn random_matrix(rows: usize, cols: usize, seed: u64) -> ndarray::Array2<f32> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    ndarray::Array2::from_shape_simple_fn((rows, cols), || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
+        (r as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    })
+}
