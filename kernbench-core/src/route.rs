@@ -57,6 +57,20 @@ impl Machine {
                 hops: Vec::new(),
             },
         };
+        // A copy within one PE's TCM does not cross the fabric. (Copies
+        // within an HBM slice or an SRAM still pass its controller twice.)
+        let tcm = |e: Endpoint| {
+            matches!(
+                e,
+                Endpoint::Mem(PhysAddr {
+                    space: Space::Tcm { .. },
+                    ..
+                })
+            )
+        };
+        if tcm(src) && b.route.from == self.endpoint_node(dst) {
+            return Ok(b.route);
+        }
         // Leave the source endpoint.
         let start = match src {
             Endpoint::Host => {

@@ -35,7 +35,8 @@ use crate::engine::Sim;
 use crate::machine::Machine;
 use crate::memory::{DeviceMemory, Window};
 use crate::oplog::{Lane, LaneTime, OpLog, OpLogSummary};
-use crate::pe::{ExecError, Executor, PeLoc, Program};
+use crate::pe::{ExecError, Executor, PeLoc, Program, Span};
+use crate::ring::{BufferKind, Ring};
 use crate::route::RouteError;
 use crate::topology::Topology;
 use crate::units::{ns_to_ps, ps_to_ns, Ps};
@@ -150,7 +151,11 @@ pub struct RunReport {
     pub programs: usize,
     pub pes: usize,
     pub start_ns: f64,
+    /// From the launch (host sends descriptors) to the last program's end.
     pub wall_ns: f64,
+    /// From the first program's start to the last program's end: the
+    /// kernel without its launch cost.
+    pub kernel_ns: f64,
     pub summary: OpLogSummary,
     pub lanes: BTreeMap<&'static str, LaneTime>,
     /// MAC-array busy time over `wall x pes`, percent.
@@ -422,14 +427,51 @@ impl Device {
         kernel: &str,
         work: Vec<(PeLoc, Vec<Program>)>,
     ) -> Result<RunReport, RuntimeError> {
+        self.run_on(kernel, work, None)
+    }
+
+    /// Launches a collective: one program per rank of `ring`, rank `r` on
+    /// `ring.pes[r]` with the arguments `args(r)`; IPCQ receive buffers of
+    /// kind `buffer`.
+    pub fn launch_ring<K: Kernel>(
+        &mut self,
+        ring: &Ring,
+        buffer: BufferKind,
+        args: impl Fn(usize) -> K::Args,
+    ) -> Result<RunReport, RuntimeError> {
+        let topo = &self.machine.topo;
+        let cfg = self.trace_config();
+        let n = ring.world_size();
+        let mut work = Vec::with_capacity(n);
+        for (rank, pe) in ring.pes.iter().enumerate() {
+            pe.tcm(0).check(topo)?;
+            let a = args(rank);
+            for v in a.values() {
+                if let ArgValue::Ptr(d) = v {
+                    PhysAddr::decode(d.base, topo)?;
+                }
+            }
+            let info = ProgramInfo::single().with_ring(rank, n);
+            let stream = K::trace(&a, &info, &cfg)?;
+            work.push((*pe, vec![Program { stream }]));
+        }
+        self.run_on(K::NAME, work, Some((ring, buffer)))
+    }
+
+    fn run_on(
+        &mut self,
+        kernel: &str,
+        work: Vec<(PeLoc, Vec<Program>)>,
+        ring: Option<(&Ring, BufferKind)>,
+    ) -> Result<RunReport, RuntimeError> {
         let programs = work.iter().map(|(_, p)| p.len()).sum();
         let pes = work.len();
         let mut log = OpLog::new(self.keep_records);
         let start = self.sim.now();
         let window = self.sram_window();
         let mem = if self.data { Some(&mut self.mem) } else { None };
-        let end = Executor::new(&mut self.sim, mem, &mut log, work, window).run(start)?;
-        Ok(self.report(kernel, programs, pes, start, end, log))
+        let span = Executor::new(&mut self.sim, mem, &mut log, work, window, ring).run(start)?;
+        Ok(self.report(kernel, programs, pes, start, span, log))
     }
 
     fn report(
@@ -438,10 +480,10 @@ impl Device {
         programs: usize,
         pes: usize,
         start: Ps,
-        end: Ps,
+        span: Span,
         log: OpLog,
     ) -> RunReport {
-        let wall_ns = ps_to_ns(end - start);
+        let wall_ns = ps_to_ns(span.end - start);
         let peak = self.machine.topo.pe_gemm.macs_per_ns();
         let denom = wall_ns * pes as f64;
         let summary = log.summary();
@@ -452,6 +494,7 @@ impl Device {
             pes,
             start_ns: ps_to_ns(start),
             wall_ns,
+            kernel_ns: ps_to_ns(span.end - span.first_start),
             gemm_util_pct: pct(ps_to_ns(log.busy_ps(Lane::Gemm))),
             useful_eff_pct: pct(summary.useful_macs as f64 / peak),
             lanes: Lane::ALL

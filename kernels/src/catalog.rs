@@ -228,7 +228,8 @@ fn trace_ring(p: &Params, cfg: &TraceConfig) -> Result<CommandStream, CatalogErr
         p.index("rank")?,
     );
     let op = p.choice("op", "sum or max", ReduceOp::from_name)?;
-    let args = ring_allreduce::args(Ptr::vector(ADDR[0], len), len, op.code());
+    let seg = p.index("seg")?;
+    let args = ring_allreduce::args(Ptr::vector(ADDR[0], len), len, op.code(), seg);
     let program = ProgramInfo::single().with_ring(rank, ws);
     Ok(ring_allreduce::trace(&args, &program, cfg)?)
 }
@@ -317,6 +318,11 @@ static CATALOG: [KernelEntry; 3] = [
                 name: "rank",
                 default: "0",
                 help: "rank whose stream to show",
+            },
+            ParamSpec {
+                name: "seg",
+                default: "0",
+                help: "most elements per message (0: one chunk per rank)",
             },
             ParamSpec {
                 name: "op",

@@ -12,4 +12,6 @@ pub mod ring;
 pub use attention::{flash_attention, flash_attention_block, AttnState};
 pub use catalog::{catalog, find, params_text, CatalogError, KernelEntry, ParamSpec, Params};
 pub use gemm::{matmul, matmul_grid};
-pub use ring::{chunk_bounds, ring_allreduce, ring_allreduce_with, Combine, ReduceOp};
+pub use ring::{
+    chunk_bounds, ring_allreduce, ring_allreduce_lockstep, ring_allreduce_with, Combine, ReduceOp,
+};

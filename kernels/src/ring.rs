@@ -88,46 +88,72 @@ pub fn ring_allreduce_with<T: Elem, C: Combine<T>>(
     len: usize,
     combine: &C,
 ) {
+    let view = Ptr::with_stride(
+        buf.base(),
+        buf.rows(),
+        len.min(buf.cols()),
+        buf.row_stride(),
+    )
+    .unwrap_or(buf);
+    ring_allreduce_lockstep(cx, &[view], combine);
+}
+
+/// [`ring_allreduce_with`] over several independent buffers at once, step
+/// by step in lockstep: each step sends one message per buffer, so while
+/// one buffer's chunk is being combined the others' are on the wire.
+pub fn ring_allreduce_lockstep<T: Elem, C: Combine<T>>(
+    cx: &KernelCx,
+    bufs: &[Ptr<T>],
+    combine: &C,
+) {
     let (r, n) = (tl::rank(cx), tl::world_size(cx));
     if n < 2 {
         return;
     }
     let (next, prev) = ((r + 1) % n, (r + n - 1) % n);
-    let rows = buf.rows();
-    let chunk = |i: usize| {
-        let (s, e) = chunk_bounds(len, n, i);
-        (buf.block([0, s], [rows, e - s]), [rows, e - s])
+    let chunk = |buf: &Ptr<T>, i: usize| {
+        let (s, e) = chunk_bounds(buf.cols(), n, i);
+        (buf.block([0, s], [buf.rows(), e - s]), [buf.rows(), e - s])
     };
-    let nonempty = |i: usize| chunk(i).1[1] > 0;
+    let nonempty = |buf: &Ptr<T>, i: usize| chunk(buf, i).1[1] > 0;
 
-    let mut cur = nonempty(r).then(|| tl::load(cx, chunk(r).0));
+    let mut cur: Vec<Option<Tile<T>>> = bufs
+        .iter()
+        .map(|b| nonempty(b, r).then(|| tl::load(cx, chunk(b, r).0)))
+        .collect();
     for s in 0..n - 1 {
-        if let Some(t) = &cur {
-            tl::send(cx, next, t);
-        }
         let idx = (r + 2 * n - s - 1) % n;
-        cur = nonempty(idx).then(|| {
-            let (block, shape) = chunk(idx);
-            let theirs = tl::recv::<T>(cx, prev, shape);
-            let mine = tl::load(cx, block);
-            combine.combine(cx, &mine, &theirs)
-        });
+        for (b, c) in bufs.iter().zip(cur.iter_mut()) {
+            if let Some(t) = c.as_ref() {
+                tl::send(cx, next, t);
+            }
+            *c = nonempty(b, idx).then(|| {
+                let (block, shape) = chunk(b, idx);
+                let theirs = tl::recv::<T>(cx, prev, shape);
+                let mine = tl::load(cx, block);
+                combine.combine(cx, &mine, &theirs)
+            });
+        }
     }
     let owned = (r + 1) % n;
-    if let Some(t) = &cur {
-        tl::store(cx, chunk(owned).0, t);
+    for (b, c) in bufs.iter().zip(&cur) {
+        if let Some(t) = c {
+            tl::store(cx, chunk(b, owned).0, t);
+        }
     }
     for s in 0..n - 1 {
-        if let Some(t) = &cur {
-            tl::send(cx, next, t);
-        }
         let idx = (r + n - s) % n;
-        cur = nonempty(idx).then(|| {
-            let (block, shape) = chunk(idx);
-            let t = tl::recv::<T>(cx, prev, shape);
-            tl::store(cx, block, &t);
-            t
-        });
+        for (b, c) in bufs.iter().zip(cur.iter_mut()) {
+            if let Some(t) = c.as_ref() {
+                tl::send(cx, next, t);
+            }
+            *c = nonempty(b, idx).then(|| {
+                let (block, shape) = chunk(b, idx);
+                let t = tl::recv::<T>(cx, prev, shape);
+                tl::store(cx, block, &t);
+                t
+            });
+        }
     }
 }
 
@@ -135,8 +161,40 @@ pub fn ring_allreduce_with<T: Elem, C: Combine<T>>(
 /// first `len` columns across the installed ring. See
 /// [`ring_allreduce_with`] for the algorithm and [`Combine`] for custom
 /// reductions.
+///
+/// `seg` bounds a message: the columns are all-reduced in groups of
+/// `world_size x seg`, so no chunk in flight is wider than `seg` and a
+/// large buffer streams through TCM in pieces (`seg = 0`: one group). Each
+/// group costs `2(n - 1)` sends and receives per rank. Up to [`WINDOW`]
+/// groups run in lockstep so their messages overlap their combines.
 #[kernel]
-pub fn ring_allreduce(buf: Ptr<f16>, len: usize, #[constexpr] op: u32) {
+pub fn ring_allreduce(buf: Ptr<f16>, len: usize, #[constexpr] op: u32, #[constexpr] seg: usize) {
     let combine = ReduceOp::from_code(op).unwrap_or(ReduceOp::Sum);
-    ring_allreduce_with(tl::context(), buf, len, &combine);
+    let cx = tl::context();
+    let views: Vec<Ptr<f16>> = groups(len, tl::world_size(), seg)
+        .into_iter()
+        .map(|(start, width)| column_view(buf, start, width))
+        .collect();
+    for window in views.chunks(WINDOW) {
+        ring_allreduce_lockstep(cx, window, &combine);
+    }
+}
+
+/// Groups of a segmented all-reduce in flight at once.
+pub const WINDOW: usize = 4;
+
+/// `(first column, width)` of each group of at most `n x seg` columns.
+pub fn groups(len: usize, n: usize, seg: usize) -> Vec<(usize, usize)> {
+    let group = if seg == 0 { len.max(1) } else { seg * n.max(1) };
+    (0..len)
+        .step_by(group)
+        .map(|s| (s, group.min(len - s)))
+        .collect()
+}
+
+/// Columns `[start, start + width)` of `buf` as a tensor of their own.
+fn column_view<T: Elem>(buf: Ptr<T>, start: usize, width: usize) -> Ptr<T> {
+    let base = buf.base() + (start as u64) * T::DTYPE.size_bytes();
+    // The stride is the parent's, which is at least its width.
+    Ptr::with_stride(base, buf.rows(), width, buf.row_stride()).unwrap_or(buf)
 }

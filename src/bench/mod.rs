@@ -3,6 +3,7 @@
 //! allocates and fills its tensors, launches kernels and reports.
 
 mod gemm;
+pub mod ring;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -212,7 +213,7 @@ pub fn registry() -> &'static [BenchSpec] {
     &REGISTRY
 }
 
-static REGISTRY: [BenchSpec; 2] = [
+static REGISTRY: [BenchSpec; 3] = [
     BenchSpec {
         name: "gemm",
         description:
@@ -226,6 +227,12 @@ static REGISTRY: [BenchSpec; 2] = [
             "tiled matmul, output blocks over the PEs of one or several cubes (adds pes, cubes)",
         params: gemm::MULTI_PARAMS,
         run: gemm::run_multi,
+    },
+    BenchSpec {
+        name: "ring-allreduce",
+        description: "ring all-reduce in the DSL on an installed ring (params ring, bytes, buffer, ranks, seg, op)",
+        params: ring::PARAMS,
+        run: ring::run,
     },
 ];
 

@@ -13,6 +13,7 @@
 mod data;
 mod deps;
 mod gemm;
+mod ipcq;
 
 use std::collections::VecDeque;
 
@@ -21,6 +22,7 @@ use crate::dsl::{Command, CommandStream};
 use crate::engine::{Notice, Sim};
 use crate::memory::DeviceMemory;
 use crate::oplog::{Lane, OpLog, OpRecord, RecordKind};
+use crate::ring::{BufferKind, Ring};
 use crate::route::RouteError;
 use crate::topology::Topology;
 use crate::units::{ns_to_ps, Ps};
@@ -28,6 +30,7 @@ use crate::units::{ns_to_ps, Ps};
 use data::BufferHome;
 use deps::Deps;
 use gemm::GemmRun;
+use ipcq::Ipcq;
 
 /// A PE's place in the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -103,6 +106,7 @@ struct Costs {
     m_cpu: Ps,
     host_setup: Ps,
     launch_bytes: u64,
+    ipcq: Ps,
 }
 
 impl Costs {
@@ -117,21 +121,27 @@ impl Costs {
             m_cpu: ns_to_ps(t.io_chiplet.m_cpu_overhead_ns),
             host_setup: ns_to_ps(t.host.dma_setup_ns),
             launch_bytes: t.pe_cpu.launch_bytes,
+            ipcq: ns_to_ps(t.ipcq.overhead_ns),
         }
     }
 }
 
+// Engine queues. IPCQ sends and receives are separate in-order queues so a
+// rank can send and receive at once (links are full duplex).
 const DMA: usize = 0;
 const GEMM: usize = 1;
 const MATH: usize = 2;
-const IPCQ: usize = 3;
+const SEND: usize = 3;
+const RECV: usize = 4;
+const ENGINES: usize = 5;
 
 fn engine_of(c: &Command) -> usize {
     match c {
         Command::DmaRead { .. } | Command::DmaWrite { .. } => DMA,
         Command::Gemm(_) => GEMM,
         Command::Math(_) => MATH,
-        Command::IpcqSend { .. } | Command::IpcqRecv { .. } => IPCQ,
+        Command::IpcqSend { .. } => SEND,
+        Command::IpcqRecv { .. } => RECV,
     }
 }
 
@@ -140,6 +150,8 @@ const LAUNCH: u64 = 1;
 const PUMP: u64 = 2;
 const DONE: u64 = 3;
 const TILE: u64 = 4;
+const SENT: u64 = 5;
+const RECEIVED: u64 = 6;
 
 fn token(kind: u64, slot: usize, payload: u32) -> u64 {
     (kind << 56) | ((slot as u64) << 32) | u64::from(payload)
@@ -157,10 +169,12 @@ struct Running {
     started: Vec<Ps>,
     n_done: usize,
     issue0: Ps,
-    queues: [Vec<u32>; 4],
-    cursor: [usize; 4],
-    in_flight: [u32; 4],
+    queues: [Vec<u32>; ENGINES],
+    cursor: [usize; ENGINES],
+    in_flight: [u32; ENGINES],
     gemm: Option<GemmRun>,
+    /// The message the receive in progress copies out.
+    recv_data: Vec<f32>,
     tile_bytes: Vec<u64>,
     tiles_in_flight: u32,
     pump_at: Option<Ps>,
@@ -170,7 +184,7 @@ impl Running {
     fn new(stream: CommandStream, issue0: Ps) -> Self {
         let deps = deps::analyse(&stream);
         let n = stream.commands.len();
-        let mut queues: [Vec<u32>; 4] = Default::default();
+        let mut queues: [Vec<u32>; ENGINES] = Default::default();
         for (i, c) in stream.commands.iter().enumerate() {
             queues[engine_of(c)].push(i as u32);
         }
@@ -182,9 +196,10 @@ impl Running {
             n_done: 0,
             issue0,
             queues,
-            cursor: [0; 4],
-            in_flight: [0; 4],
+            cursor: [0; ENGINES],
+            in_flight: [0; ENGINES],
             gemm: None,
+            recv_data: Vec::new(),
             tile_bytes: Vec::new(),
             tiles_in_flight: 0,
             pump_at: None,
@@ -200,6 +215,8 @@ struct Slot {
     pending: VecDeque<Program>,
     cur: Option<Running>,
     finished_at: Option<Ps>,
+    /// Ring rank of the programs on this PE (collective launches).
+    rank: usize,
 }
 
 /// Runs a launch: programs already traced and mapped onto PEs.
@@ -210,17 +227,29 @@ pub struct Executor<'a> {
     topo: Topology,
     costs: Costs,
     slots: Vec<Slot>,
+    ipcq: Option<Ipcq>,
+    /// When the first program started.
+    first_start: Ps,
+}
+
+/// When a launch's programs ran: the first started, the last finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub first_start: Ps,
+    pub end: Ps,
 }
 
 impl<'a> Executor<'a> {
     /// `work` maps each PE to the programs it runs, in order;
-    /// `sram_window` is each PE's share of its cube's SRAM for kernel buffers.
+    /// `sram_window` is each PE's share of its cube's SRAM for kernel
+    /// buffers; `ring`, for collectives, says which PE is which rank.
     pub fn new(
         sim: &'a mut Sim,
         mem: Option<&'a mut DeviceMemory>,
         log: &'a mut OpLog,
         work: Vec<(PeLoc, Vec<Program>)>,
         sram_window: u64,
+        ring: Option<(&Ring, BufferKind)>,
     ) -> Self {
         let topo = sim.machine().topo.clone();
         let slots = work
@@ -235,11 +264,15 @@ impl<'a> Executor<'a> {
                 name: sim
                     .machine()
                     .node_name(sim.machine().pe(loc.sip, loc.cube, loc.pe)),
+                rank: ring
+                    .and_then(|(r, _)| r.pes.iter().position(|p| *p == loc))
+                    .unwrap_or(0),
                 pending: progs.into(),
                 cur: None,
                 finished_at: None,
             })
             .collect();
+        let ipcq = ring.map(|(r, kind)| Ipcq::new(r.pes.clone(), kind, topo.ipcq.depth));
         Executor {
             costs: Costs::new(&topo),
             topo,
@@ -247,12 +280,14 @@ impl<'a> Executor<'a> {
             mem,
             log,
             slots,
+            ipcq,
+            first_start: Ps::MAX,
         }
     }
 
     /// Sends every PE its launch descriptor from the host at `at`, runs all
-    /// programs, and returns the time the last one finished.
-    pub fn run(mut self, at: Ps) -> Result<Ps, ExecError> {
+    /// programs, and returns when they ran.
+    pub fn run(mut self, at: Ps) -> Result<Span, ExecError> {
         for i in 0..self.slots.len() {
             let dst = Endpoint::Mem(self.slots[i].loc.tcm(0));
             let (bytes, setup) = (self.costs.launch_bytes, self.costs.host_setup);
@@ -283,6 +318,8 @@ impl<'a> Executor<'a> {
                 }
                 DONE => self.complete(slot, payload as usize, now)?,
                 TILE => self.tile_part_done(slot, payload, now)?,
+                SENT => self.sent(slot, payload, now)?,
+                RECEIVED => self.received(slot, payload, now)?,
                 _ => {}
             }
         }
@@ -295,33 +332,69 @@ impl<'a> Executor<'a> {
         if !waiting.is_empty() {
             return Err(ExecError::Deadlock { waiting });
         }
-        Ok(self
+        let end = self
             .slots
             .iter()
             .filter_map(|s| s.finished_at)
             .max()
-            .unwrap_or(at))
+            .unwrap_or(at);
+        Ok(Span {
+            first_start: self.first_start.min(end),
+            end,
+        })
     }
 
     fn describe_stall(&self, s: &Slot) -> String {
-        match &s.cur {
-            Some(r) => {
-                let next = r.done.iter().position(|d| !d).unwrap_or(0);
-                format!(
-                    "  {} ({}) stalled at command #{next} `{}`",
-                    s.name,
-                    r.stream.program,
-                    r.stream.command_text(next)
-                )
+        let Some(r) = &s.cur else {
+            return format!("  {} never started", s.name);
+        };
+        let slot = self
+            .slots
+            .iter()
+            .position(|x| std::ptr::eq(x, s))
+            .unwrap_or(0);
+        let blocked = self
+            .ipcq
+            .as_ref()
+            .and_then(|q| q.blocked(slot).map(|b| (q, b)));
+        let (cmd, what) = match blocked {
+            Some((q, (peer, message))) => {
+                let e = if message { RECV } else { SEND };
+                let cmd = r.queues[e]
+                    .get(r.cursor[e].saturating_sub(1))
+                    .copied()
+                    .unwrap_or(0) as usize;
+                let who = q.ranks[peer];
+                let name = self
+                    .sim
+                    .machine()
+                    .node_name(self.sim.machine().pe(who.sip, who.cube, who.pe));
+                let what = if message {
+                    format!("waits for a message from rank {peer} ({name})")
+                } else {
+                    format!("waits for a free slot in its queue to rank {peer} ({name})")
+                };
+                (cmd, what)
             }
-            None => format!("  {} never started", s.name),
-        }
+            None => (
+                r.done.iter().position(|d| !d).unwrap_or(0),
+                "is stalled".to_string(),
+            ),
+        };
+        format!(
+            "  rank {} on {} ({}) {what} at command #{cmd} `{}`",
+            s.rank,
+            s.name,
+            r.stream.program,
+            r.stream.command_text(cmd)
+        )
     }
 
     fn next_program(&mut self, slot: usize, start: Ps) {
         let s = &mut self.slots[slot];
         match s.pending.pop_front() {
             Some(p) => {
+                self.first_start = self.first_start.min(start);
                 s.cur = Some(Running::new(p.stream, start));
                 self.sim.schedule(start, token(PUMP, slot, 0));
             }
@@ -350,7 +423,7 @@ impl<'a> Executor<'a> {
     /// Starts every command that can start now on the PE in `slot`.
     fn pump(&mut self, slot: usize, now: Ps) -> Result<(), ExecError> {
         let mut wake = Ps::MAX;
-        for e in 0..4 {
+        for e in 0..ENGINES {
             loop {
                 let Some(r) = self.slots[slot].cur.as_mut() else {
                     return Ok(());
@@ -473,13 +546,167 @@ impl<'a> Executor<'a> {
                     self.sim.schedule(run.end(), done_tok);
                 }
             }
-            Command::IpcqSend { .. } | Command::IpcqRecv { .. } => {
-                return Err(self.cmd_error(
-                    slot,
-                    c,
-                    "IPCQ needs an installed ring; launch this kernel as a collective".into(),
-                ));
+            Command::IpcqSend { peer, .. } | Command::IpcqRecv { peer, .. } => {
+                let peer = *peer;
+                let send = matches!(r.stream.commands[c], Command::IpcqSend { .. });
+                let rank = s.rank;
+                let Some(q) = self.ipcq.as_mut() else {
+                    return Err(self.cmd_error(
+                        slot,
+                        c,
+                        "IPCQ needs an installed ring; launch this kernel on a ring".into(),
+                    ));
+                };
+                if peer >= q.ranks.len() {
+                    let n = q.ranks.len();
+                    return Err(self.cmd_error(
+                        slot,
+                        c,
+                        format!("peer rank {peer} is outside the ring of {n}"),
+                    ));
+                }
+                if send {
+                    let depth = q.depth;
+                    let p = q.pair(rank, peer);
+                    if p.in_use < depth {
+                        p.in_use += 1;
+                        self.begin_send(slot, c as u32, now)?;
+                    } else {
+                        p.blocked_sender = Some((slot, c as u32));
+                    }
+                } else {
+                    let p = q.pair(peer, rank);
+                    match p.arrived.pop_front() {
+                        Some(data) => self.begin_recv(slot, c as u32, data, now)?,
+                        None => p.blocked_receiver = Some((slot, c as u32)),
+                    }
+                }
             }
+        }
+        Ok(())
+    }
+
+    /// Moves a send's tile from the sender's TCM into the receiver's buffer.
+    fn begin_send(&mut self, slot: usize, c: u32, now: Ps) -> Result<(), ExecError> {
+        let s = &self.slots[slot];
+        let (Some(r), Some(q)) = (s.cur.as_ref(), self.ipcq.as_ref()) else {
+            return Ok(());
+        };
+        let Command::IpcqSend { peer, src } = r.stream.commands[c as usize] else {
+            return Ok(());
+        };
+        let buf = r.stream.buffers[src.index()];
+        let to = q.buffer.slot(q.ranks[peer], &self.topo);
+        let from = s.home.addr(&buf);
+        let tok = token(SENT, slot, c);
+        self.sim.start_copy_tagged(
+            Endpoint::Mem(from),
+            Endpoint::Mem(to),
+            buf.bytes(),
+            self.costs.ipcq,
+            now,
+            tok,
+        )?;
+        Ok(())
+    }
+
+    /// A send's data has landed: queue it and wake a waiting receiver.
+    fn sent(&mut self, slot: usize, c: u32, now: Ps) -> Result<(), ExecError> {
+        let s = &self.slots[slot];
+        let Some(r) = s.cur.as_ref() else {
+            return Ok(());
+        };
+        let Command::IpcqSend { peer, src } = r.stream.commands[c as usize] else {
+            return Ok(());
+        };
+        let data = match self.mem.as_deref() {
+            Some(mem) => mem.read(&s.home.window(&r.stream.buffers[src.index()])),
+            None => Vec::new(),
+        };
+        let rank = s.rank;
+        let waiter = self.ipcq.as_mut().and_then(|q| {
+            let p = q.pair(rank, peer);
+            p.arrived.push_back(data);
+            p.blocked_receiver
+                .take()
+                .map(|w| (w, p.arrived.pop_front().unwrap_or_default()))
+        });
+        self.complete(slot, c as usize, now)?;
+        if let Some(((rs, rc), data)) = waiter {
+            self.begin_recv(rs, rc, data, now)?;
+        }
+        Ok(())
+    }
+
+    /// Copies a message out of the receive buffer into the receiver's TCM.
+    fn begin_recv(
+        &mut self,
+        slot: usize,
+        c: u32,
+        data: Vec<f32>,
+        now: Ps,
+    ) -> Result<(), ExecError> {
+        let s = &mut self.slots[slot];
+        let Some(r) = s.cur.as_mut() else {
+            return Ok(());
+        };
+        let Command::IpcqRecv { dst, .. } = r.stream.commands[c as usize] else {
+            return Ok(());
+        };
+        r.recv_data = data;
+        let buf = r.stream.buffers[dst.index()];
+        let tok = token(RECEIVED, slot, c);
+        match self.ipcq.as_ref().map(|q| q.buffer) {
+            Some(BufferKind::Sram) | Some(BufferKind::Hbm) => {
+                let kind = self.ipcq.as_ref().map(|q| q.buffer).unwrap_or_default();
+                let from = kind.slot(s.loc, &self.topo);
+                let to = s.home.addr(&buf);
+                self.sim.start_read_tagged(
+                    Endpoint::Mem(to),
+                    Endpoint::Mem(from),
+                    buf.bytes(),
+                    self.costs.ipcq,
+                    now,
+                    tok,
+                )?;
+            }
+            _ => self.sim.schedule(now + self.costs.ipcq, tok),
+        }
+        Ok(())
+    }
+
+    /// A receive has its data in TCM: free the queue slot, wake a blocked sender.
+    fn received(&mut self, slot: usize, c: u32, now: Ps) -> Result<(), ExecError> {
+        let s = &mut self.slots[slot];
+        let Some(r) = s.cur.as_mut() else {
+            return Ok(());
+        };
+        let Command::IpcqRecv { peer, dst } = r.stream.commands[c as usize] else {
+            return Ok(());
+        };
+        if let Some(mem) = self.mem.as_deref_mut() {
+            let w = s.home.window(&r.stream.buffers[dst.index()]);
+            if r.recv_data.len() == w.rows * w.cols {
+                mem.write(&w, &r.recv_data);
+            }
+        }
+        let rank = s.rank;
+        let waiter = self.ipcq.as_mut().and_then(|q| {
+            let depth = q.depth;
+            let p = q.pair(peer, rank);
+            p.in_use = p.in_use.saturating_sub(1);
+            match p.blocked_sender {
+                Some(w) if p.in_use < depth => {
+                    p.in_use += 1;
+                    p.blocked_sender = None;
+                    Some(w)
+                }
+                _ => None,
+            }
+        });
+        self.complete(slot, c as usize, now)?;
+        if let Some((ss, sc)) = waiter {
+            self.begin_send(ss, sc, now)?;
         }
         Ok(())
     }
