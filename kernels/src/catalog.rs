@@ -30,7 +30,7 @@ pub enum CatalogError {
         valid: String,
     },
     /// The kernel has no such parameter.
-    #[error("kernel `{kernel}` has no parameter `{param}`; valid parameters: {valid}")]
+    #[error("`{kernel}` has no parameter `{param}`; valid parameters: {valid}")]
     UnknownParam {
         /// Kernel.
         kernel: &'static str,

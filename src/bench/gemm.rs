@@ -2,7 +2,7 @@
 
 use half::f16;
 use kernbench_core::dsl::Stage;
-use kernbench_core::pe::{PeLoc, Program};
+use kernbench_core::pe::PeLoc;
 use kernbench_core::runtime::{Device, LaunchOptions, Mapping, Place};
 use kernbench_core::Topology;
 use kernels::{matmul, matmul_grid, ParamSpec, Params};
@@ -165,6 +165,15 @@ pub fn run_gemm(
     // Each cube reads operands from its own HBM slice (a copy per cube), so
     // spreading over cubes spreads the HBM traffic; program i runs on cube
     // i % cubes, on that cube's PEs round-robin.
+    let programs = grid[0] * grid[1];
+    let (cubes, per_cube) = (cfg.cubes as usize, cfg.pes as usize);
+    let placement: Vec<PeLoc> = (0..programs)
+        .map(|i| PeLoc {
+            sip: 0,
+            cube: (i % cubes) as u32,
+            pe: ((i / cubes) % per_cube) as u32,
+        })
+        .collect();
     let mut work = Vec::new();
     for cube in 0..cfg.cubes {
         let home = Place::hbm(0, cube);
@@ -172,7 +181,6 @@ pub fn run_gemm(
         let b = dev.alloc::<f16>(home, cfg.k, cfg.n)?;
         dev.write(&a, &x)?;
         dev.write(&b, &y)?;
-        let pes = (0..cfg.pes).map(|pe| PeLoc { sip: 0, cube, pe }).collect();
         let args = matmul::args(
             a.ptr(),
             b.ptr(),
@@ -185,14 +193,11 @@ pub fn run_gemm(
             cfg.bk,
             cfg.stage.code(),
         );
-        let opts = LaunchOptions::grid(grid).on(Mapping::Pes(pes));
-        let mine = |p: &Program| {
-            let [i, j, _] = p.stream.program.program_id;
-            (i + j * grid[0]) % cfg.cubes as usize == cube as usize
-        };
+        // Every program is traced against this cube's copies; keep the ones
+        // placed on this cube.
+        let opts = LaunchOptions::grid(grid).on(Mapping::Pes(placement.clone()));
         for (pe, programs) in dev.trace::<matmul>(&args, &opts)? {
-            let programs: Vec<Program> = programs.into_iter().filter(mine).collect();
-            if !programs.is_empty() {
+            if pe.cube == cube {
                 work.push((pe, programs));
             }
         }

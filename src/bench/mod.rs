@@ -127,7 +127,7 @@ impl BenchResult {
         let _ = writeln!(o, "bench {} ({})", self.bench, params.join(" "));
         let _ = writeln!(
             o,
-            "  wall {:.1} ns over {} programs on {} PEs",
+            "  wall {:.1} ns over {} program(s) on {} PE(s)",
             r.wall_ns, r.programs, r.pes
         );
         for (k, x) in &self.extra {

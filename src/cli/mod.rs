@@ -47,16 +47,29 @@ pub fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, CliError> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let fail =
         |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
-    let name = path
-        .file_name()
-        .ok_or_else(|| CliError::Usage(format!("{} is not a file name", path.display())))?;
+    check_writable(path)?;
     let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(".tmp");
+    tmp_name.push(path.file_name().unwrap_or_default());
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
     let tmp = path.with_file_name(tmp_name);
-    let mut f = std::fs::File::create(&tmp).map_err(fail)?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    Ok(())
+}
+
+/// Checks, before any work, that `path` names a file in an existing directory.
+pub fn check_writable(path: &Path) -> Result<(), CliError> {
+    let bad = |why: &str| CliError::Usage(format!("cannot write {}: {why}", path.display()));
+    if path.file_name().is_none() || path.is_dir() {
+        return Err(bad("not a file name"));
+    }
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(bad("no such directory")),
+        _ => Ok(()),
+    }
 }

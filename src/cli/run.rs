@@ -35,6 +35,9 @@ pub struct RunArgs {
 /// (after the report, which is printed to stdout first by the caller).
 pub fn run(topo: &Topology, args: &RunArgs) -> Result<(String, bool), CliError> {
     let spec = bench::find(&args.bench).map_err(|e| CliError::Usage(e.to_string()))?;
+    if let Some(path) = &args.trace {
+        super::check_writable(path)?;
+    }
     let params = super::parse_params(&args.params)?;
     let mode = RunMode {
         check: args.check,
