@@ -21,6 +21,7 @@ pub mod route;
 pub mod runtime;
 pub mod timeline;
 pub mod topology;
+pub mod tp;
 pub mod units;
 
 pub use addr::{Endpoint, PhysAddr, Space};

@@ -292,18 +292,9 @@ impl Device {
         }
     }
 
-    /// The SRAM bytes each PE's kernel buffers may use.
-    fn sram_window(&self) -> u64 {
-        let t = &self.machine.topo;
-        t.sram.size_mb * (1 << 20) / 2 / u64::from(t.system.pes_per_cube)
-    }
-
     /// The trace limits launches use.
     pub fn trace_config(&self) -> TraceConfig {
-        TraceConfig {
-            sram_bytes: self.sram_window(),
-            ..TraceConfig::from_topology(&self.machine.topo)
-        }
+        trace_config(&self.machine.topo)
     }
 
     /// Writes `data` into `t` from the host (PCIe, IO chiplet, NOC, UCIe);
@@ -382,43 +373,8 @@ impl Device {
         &self,
         args: &K::Args,
         opts: &LaunchOptions,
-    ) -> Result<Vec<(PeLoc, Vec<Program>)>, RuntimeError> {
-        let topo = &self.machine.topo;
-        for v in args.values() {
-            if let ArgValue::Ptr(d) = v {
-                PhysAddr::decode(d.base, topo)?;
-            }
-        }
-        let [g0, g1, g2] = opts.grid;
-        let n = g0 * g1 * g2;
-        if n == 0 {
-            return Err(RuntimeError::Launch(format!("empty grid {:?}", opts.grid)));
-        }
-        let total = (topo.system.sips * topo.cubes_per_sip() * topo.system.pes_per_cube) as usize;
-        if let Mapping::Pes(pes) = &opts.mapping {
-            if pes.is_empty() {
-                return Err(RuntimeError::Launch("mapping names no PE".into()));
-            }
-            for p in pes {
-                p.tcm(0).check(topo)?;
-            }
-        }
-        let cfg = self.trace_config();
-        let mut per_pe: BTreeMap<u32, (PeLoc, Vec<Program>)> = BTreeMap::new();
-        for i in 0..n {
-            let id = [i % g0, (i / g0) % g1, i / (g0 * g1)];
-            let stream = K::trace(args, &ProgramInfo::grid(id, opts.grid), &cfg)?;
-            let pe = match &opts.mapping {
-                Mapping::Spread => PeLoc::from_global((i % total) as u32, topo),
-                Mapping::Pes(pes) => pes[i % pes.len()],
-            };
-            per_pe
-                .entry(pe.global(topo))
-                .or_insert_with(|| (pe, Vec::new()))
-                .1
-                .push(Program { stream });
-        }
-        Ok(per_pe.into_values().collect())
+    ) -> Result<Work, RuntimeError> {
+        trace_launch::<K>(&self.machine.topo, args, opts)
     }
 
     /// Runs already traced programs (see [`Self::trace`]).
@@ -446,11 +402,7 @@ impl Device {
         for (rank, pe) in ring.pes.iter().enumerate() {
             pe.tcm(0).check(topo)?;
             let a = args(rank);
-            for v in a.values() {
-                if let ArgValue::Ptr(d) = v {
-                    PhysAddr::decode(d.base, topo)?;
-                }
-            }
+            check_args(topo, &a.values())?;
             let info = ProgramInfo::single().with_ring(rank, n);
             let stream = K::trace(&a, &info, &cfg)?;
             work.push((*pe, vec![Program { stream }]));
@@ -468,7 +420,7 @@ impl Device {
         let pes = work.len();
         let mut log = OpLog::new(self.keep_records);
         let start = self.sim.now();
-        let window = self.sram_window();
+        let window = sram_window(&self.machine.topo);
         let mem = if self.data { Some(&mut self.mem) } else { None };
         let span = Executor::new(&mut self.sim, mem, &mut log, work, window, ring).run(start)?;
         Ok(self.report(kernel, programs, pes, start, span, log))
@@ -544,4 +496,69 @@ impl RunReport {
             ipcq_ns: occ(Lane::Ipcq),
         }
     }
+}
+
+/// Programs mapped onto the PEs that run them, in order.
+pub type Work = Vec<(PeLoc, Vec<Program>)>;
+
+/// The trace limits of launches on `topo`: the topology's scratch, and each
+/// PE's share of the half of its cube's SRAM kept for kernel buffers.
+pub fn trace_config(topo: &Topology) -> TraceConfig {
+    TraceConfig {
+        sram_bytes: sram_window(topo),
+        ..TraceConfig::from_topology(topo)
+    }
+}
+
+fn sram_window(topo: &Topology) -> u64 {
+    topo.sram.size_mb * (1 << 20) / 2 / u64::from(topo.system.pes_per_cube)
+}
+
+/// Checks that every tensor argument names memory that exists on `topo`.
+fn check_args(topo: &Topology, values: &[ArgValue]) -> Result<(), RuntimeError> {
+    for v in values {
+        if let ArgValue::Ptr(d) = v {
+            PhysAddr::decode(d.base, topo)?;
+        }
+    }
+    Ok(())
+}
+
+/// Traces every program of a launch and maps it onto a PE.
+pub fn trace_launch<K: Kernel>(
+    topo: &Topology,
+    args: &K::Args,
+    opts: &LaunchOptions,
+) -> Result<Work, RuntimeError> {
+    check_args(topo, &args.values())?;
+    let [g0, g1, g2] = opts.grid;
+    let n = g0 * g1 * g2;
+    if n == 0 {
+        return Err(RuntimeError::Launch(format!("empty grid {:?}", opts.grid)));
+    }
+    let total = (topo.system.sips * topo.cubes_per_sip() * topo.system.pes_per_cube) as usize;
+    if let Mapping::Pes(pes) = &opts.mapping {
+        if pes.is_empty() {
+            return Err(RuntimeError::Launch("mapping names no PE".into()));
+        }
+        for p in pes {
+            p.tcm(0).check(topo)?;
+        }
+    }
+    let cfg = trace_config(topo);
+    let mut per_pe: BTreeMap<u32, (PeLoc, Vec<Program>)> = BTreeMap::new();
+    for i in 0..n {
+        let id = [i % g0, (i / g0) % g1, i / (g0 * g1)];
+        let stream = K::trace(args, &ProgramInfo::grid(id, opts.grid), &cfg)?;
+        let pe = match &opts.mapping {
+            Mapping::Spread => PeLoc::from_global((i % total) as u32, topo),
+            Mapping::Pes(pes) => pes[i % pes.len()],
+        };
+        per_pe
+            .entry(pe.global(topo))
+            .or_insert_with(|| (pe, Vec::new()))
+            .1
+            .push(Program { stream });
+    }
+    Ok(per_pe.into_values().collect())
 }

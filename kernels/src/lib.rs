@@ -8,6 +8,7 @@ pub mod attention;
 pub mod catalog;
 pub mod gemm;
 pub mod ring;
+pub mod tp;
 
 pub use attention::{flash_attention, flash_attention_block, AttnState};
 pub use catalog::{catalog, find, params_text, CatalogError, KernelEntry, ParamSpec, Params};

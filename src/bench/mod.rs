@@ -4,6 +4,7 @@
 
 mod gemm;
 pub mod ring;
+mod tp;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -213,7 +214,7 @@ pub fn registry() -> &'static [BenchSpec] {
     &REGISTRY
 }
 
-static REGISTRY: [BenchSpec; 3] = [
+static REGISTRY: [BenchSpec; 4] = [
     BenchSpec {
         name: "gemm",
         description:
@@ -233,6 +234,12 @@ static REGISTRY: [BenchSpec; 3] = [
         description: "ring all-reduce in the DSL on an installed ring (params ring, bytes, buffer, ranks, seg, op)",
         params: ring::PARAMS,
         run: ring::run,
+    },
+    BenchSpec {
+        name: "tp-mlp",
+        description: "two-layer MLP, tensor parallel over the SIPs (params batch, hidden, ffn)",
+        params: tp::PARAMS,
+        run: tp::run,
     },
 ];
 

@@ -1,0 +1,78 @@
+//! The tensor-parallel MLP bench: rank = SIP, column- then row-parallel
+//! linear layers, the all-reduce at the end.
+
+use kernbench_core::model::AllReduceModel;
+use kernbench_core::ring::{BufferKind, Ring};
+use kernbench_core::runtime::Device;
+use kernbench_core::Topology;
+use kernels::tp::{mlp_forward, mlp_reference};
+use kernels::{ParamSpec, Params};
+
+use super::ring::finish;
+use super::{param_map, random_matrix, BenchError, BenchResult, Check, RunMode};
+
+pub(super) const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "batch",
+        default: "16",
+        help: "tokens (rows of the input)",
+    },
+    ParamSpec {
+        name: "hidden",
+        default: "256",
+        help: "model width (input and output features)",
+    },
+    ParamSpec {
+        name: "ffn",
+        default: "1024",
+        help: "inner width, split over the ranks",
+    },
+];
+
+pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchResult, BenchError> {
+    let (batch, hidden, ffn) = (
+        p.positive("batch")?,
+        p.positive("hidden")?,
+        p.positive("ffn")?,
+    );
+    let world = topo.system.sips as usize;
+    if world < 2 {
+        return Err(BenchError::Invalid(
+            "tp-mlp needs at least 2 SIPs (rank = SIP)".into(),
+        ));
+    }
+    let x = random_matrix(batch, hidden, 11);
+    // Small weights keep activations in fp16's comfortable range.
+    let w1 = random_matrix(hidden, ffn, 12).mapv(|v| v / (hidden as f32).sqrt());
+    let w2 = random_matrix(ffn, hidden, 13).mapv(|v| v / (ffn as f32).sqrt());
+    let mut dev = Device::new(topo)
+        .with_data(mode.data)
+        .with_records(mode.records);
+    let outs = kernels::tp::spawn(&mut dev, |rank| {
+        let out = mlp_forward(rank, &x, &w1, &w2)?;
+        let y = if mode.check {
+            Some(rank.read(&out.y)?)
+        } else {
+            None
+        };
+        Ok((y, out.all_reduce))
+    })
+    .map_err(|e| BenchError::Invalid(e.to_string()))?;
+    let check = if mode.check {
+        let want = mlp_reference(&x, &w1, &w2, world);
+        let ys: Vec<_> = outs.iter().filter_map(|(y, _)| y.as_ref()).collect();
+        let mut c = Check::compare(ys[0].iter(), want.iter(), 1e-2);
+        // Every rank ends with the same output.
+        c.ok &= ys.len() == world && ys.iter().all(|y| *y == ys[0]);
+        Some(c)
+    } else {
+        None
+    };
+    let ring = Ring::sips(topo).map_err(|e| BenchError::Invalid(e.to_string()))?;
+    let model = AllReduceModel::new(dev.machine(), &ring, BufferKind::Tcm, true);
+    let bytes = (batch * hidden * 2) as u64;
+    let mut r = finish("tp-mlp", world, bytes, outs[0].1.clone(), check, &model);
+    r.extra.insert("forward_ns", dev.now_ns());
+    r.params = param_map(p);
+    Ok(r)
+}

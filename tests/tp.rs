@@ -1,0 +1,112 @@
+//! The rank = SIP process group: the tensor-parallel MLP, parity with a
+//! direct launch, and errors reported with their rank.
+
+use kernbench::bench::ring::rank_input;
+use kernbench_core::ring::Ring;
+use kernbench_core::runtime::{Device, Place, RuntimeError};
+use kernbench_core::Topology;
+use kernels::tp::{all_reduce_sum, mlp_forward, mlp_reference, spawn};
+use ndarray::Array2;
+
+fn matrix(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
+    rank_input(seed as usize, rows * cols)
+        .into_shape_with_order((rows, cols))
+        .unwrap()
+}
+
+#[test]
+fn the_tp_mlp_matches_its_reference_on_every_rank() {
+    let topo = Topology::default_topology();
+    let world = topo.system.sips as usize;
+    for (batch, hidden, ffn) in [(16, 128, 256), (5, 70, 130)] {
+        let x = matrix(batch, hidden, 1);
+        let w1 = matrix(hidden, ffn, 2).mapv(|v| v / (hidden as f32).sqrt());
+        let w2 = matrix(ffn, hidden, 3).mapv(|v| v / (ffn as f32).sqrt());
+        let mut dev = Device::new(&topo);
+        let ys = spawn(&mut dev, |rank| {
+            let out = mlp_forward(rank, &x, &w1, &w2)?;
+            rank.read(&out.y)
+        })
+        .unwrap();
+        assert_eq!(ys.len(), world);
+        let want = mlp_reference(&x, &w1, &w2, world);
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (r, y) in ys.iter().enumerate() {
+            let err = y
+                .iter()
+                .zip(&want)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(err <= 1e-2 * scale, "rank {r}: error {err} of {scale}");
+            assert_eq!(y, &ys[0], "rank {r} differs from rank 0");
+        }
+    }
+}
+
+#[test]
+fn direct_launch_and_process_group_agree_on_data_and_timing() {
+    let topo = Topology::default_topology();
+    let world = topo.system.sips as usize;
+    let len = 3000;
+    // Direct: tensors placed by hand, the all-reduce launched on the SIP ring.
+    let mut dev = Device::new(&topo);
+    let ring = Ring::sips(&topo).unwrap();
+    let ts: Vec<_> = (0..world)
+        .map(|r| {
+            let t = dev.alloc(Place::hbm(r as u32, 0), 1, len).unwrap();
+            dev.write(&t, &rank_input(r, len)).unwrap();
+            t
+        })
+        .collect();
+    let direct = all_reduce_sum(&mut dev, &ring, &ts).unwrap();
+    let direct_data: Vec<_> = ts.iter().map(|t| dev.read(t).unwrap()).collect();
+    // Process group: each rank allocates and writes its own tensor.
+    let mut dev = Device::new(&topo);
+    let group = spawn(&mut dev, |rank| {
+        let t = rank.alloc(1, len)?;
+        rank.write(&t, &rank_input(rank.rank(), len))?;
+        let rep = rank.all_reduce(&t)?;
+        Ok((rank.read(&t)?, rep))
+    })
+    .unwrap();
+    for (r, (data, rep)) in group.iter().enumerate() {
+        assert_eq!(data, &direct_data[r], "rank {r} data");
+        assert_eq!(rep.kernel_ns, direct.kernel_ns, "rank {r} latency");
+        assert_eq!(rep.summary, direct.summary);
+    }
+}
+
+#[test]
+fn errors_name_their_rank() {
+    let topo = Topology::default_topology();
+    let mut dev = Device::new(&topo);
+    let e = spawn(&mut dev, |rank| {
+        rank.barrier()?;
+        if rank.rank() == 1 {
+            // More than a slice holds.
+            rank.alloc::<half::f16>(1 << 20, 1 << 16)?;
+        }
+        Ok(())
+    })
+    .unwrap_err();
+    assert_eq!(e.errors.len(), 1);
+    assert_eq!(e.errors[0].0, 1);
+    assert!(matches!(e.errors[0].1, RuntimeError::OutOfMemory { .. }));
+    assert!(e.to_string().starts_with("rank 1: out of memory"), "{e}");
+}
+
+#[test]
+fn a_rank_that_skips_a_collective_fails_the_others_instead_of_hanging() {
+    let topo = Topology::default_topology();
+    let mut dev = Device::new(&topo);
+    let e = spawn(&mut dev, |rank| {
+        let t = rank.alloc::<half::f16>(1, 64)?;
+        if rank.rank() == 0 {
+            rank.all_reduce(&t)?;
+        }
+        Ok(())
+    })
+    .unwrap_err();
+    assert_eq!(e.errors.len(), 1);
+    assert_eq!(e.errors[0].0, 0);
+    assert!(e.to_string().contains("returned without joining"), "{e}");
+}
