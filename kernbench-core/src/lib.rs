@@ -4,7 +4,10 @@
 //! machine description) → [`machine`] (nodes and [`link`]s) and [`addr`] →
 //! [`route`] → [`engine`] (event queue and the burst timing model) →
 //! [`probe`]; [`dsl`] (tracing kernels into command streams) sits beside the
-//! engine. Nothing here knows about the `kernels` crate or the CLI.
+//! engine; [`pe`] executes command streams on the engine (with [`memory`],
+//! [`oplog`], [`ring`]); [`runtime`] is the host API over it, [`tp`] the
+//! process group over that; [`model`] and [`timeline`] read their results.
+//! Nothing here knows about the `kernels` crate or the CLI.
 
 pub mod addr;
 pub mod dsl;

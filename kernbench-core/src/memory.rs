@@ -37,14 +37,31 @@ impl DeviceMemory {
 
     /// Reads a window as f32, row-major `rows x cols`.
     pub fn read(&self, w: &Window) -> Vec<f32> {
-        let mut out = Vec::with_capacity(w.rows * w.cols);
+        let mut out = vec![0.0; w.rows * w.cols];
         let key = (w.at.sip, w.at.cube, w.at.space);
-        let region = self.regions.get(&key).map(Vec::as_slice).unwrap_or(&[]);
+        let Some(region) = self.regions.get(&key) else {
+            return out;
+        };
         let size = w.dtype.size_bytes() as usize;
-        for r in 0..w.rows {
-            for c in 0..w.cols {
-                let off = w.at.offset as usize + (r * w.row_stride + c) * size;
-                out.push(load(region, off, w.dtype));
+        for (r, dst) in out.chunks_exact_mut(w.cols.max(1)).enumerate() {
+            let start = w.at.offset as usize + r * w.row_stride * size;
+            // Bytes past the written part of the region read as zero.
+            let end = (start + w.cols * size).min(region.len());
+            if start >= end {
+                continue;
+            }
+            let src = &region[start..end];
+            match w.dtype {
+                DType::F16 => {
+                    for (d, b) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                        *d = f16::from_le_bytes([b[0], b[1]]).to_f32();
+                    }
+                }
+                DType::F32 => {
+                    for (d, b) in dst.iter_mut().zip(src.chunks_exact(4)) {
+                        *d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                    }
+                }
             }
         }
         out
@@ -62,10 +79,20 @@ impl DeviceMemory {
         if region.len() < end {
             region.resize(end, 0);
         }
-        for r in 0..w.rows {
-            for c in 0..w.cols {
-                let off = w.at.offset as usize + (r * w.row_stride + c) * size;
-                store(region, off, w.dtype, data[r * w.cols + c]);
+        for (r, src) in data.chunks_exact(w.cols).take(w.rows).enumerate() {
+            let start = w.at.offset as usize + r * w.row_stride * size;
+            let dst = &mut region[start..start + w.cols * size];
+            match w.dtype {
+                DType::F16 => {
+                    for (b, v) in dst.chunks_exact_mut(2).zip(src) {
+                        b.copy_from_slice(&f16::from_f32(*v).to_le_bytes());
+                    }
+                }
+                DType::F32 => {
+                    for (b, v) in dst.chunks_exact_mut(4).zip(src) {
+                        b.copy_from_slice(&v.to_le_bytes());
+                    }
+                }
             }
         }
     }
@@ -112,26 +139,6 @@ pub fn block_window(b: &BlockRef, topo: &Topology) -> Result<Window, AddrError> 
         row_stride: t.row_stride,
         dtype: t.dtype,
     })
-}
-
-fn load(region: &[u8], off: usize, dtype: DType) -> f32 {
-    match dtype {
-        DType::F16 => match region.get(off..off + 2) {
-            Some(b) => f16::from_le_bytes([b[0], b[1]]).to_f32(),
-            None => 0.0,
-        },
-        DType::F32 => match region.get(off..off + 4) {
-            Some(b) => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            None => 0.0,
-        },
-    }
-}
-
-fn store(region: &mut [u8], off: usize, dtype: DType, v: f32) {
-    match dtype {
-        DType::F16 => region[off..off + 2].copy_from_slice(&f16::from_f32(v).to_le_bytes()),
-        DType::F32 => region[off..off + 4].copy_from_slice(&v.to_le_bytes()),
-    }
 }
 
 #[cfg(test)]
