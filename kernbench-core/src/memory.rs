@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use half::f16;
+use half::{f16, slice::HalfFloatSliceExt};
 
 use crate::addr::{AddrError, PhysAddr, Space};
 use crate::dsl::{BlockRef, DType};
@@ -43,6 +43,7 @@ impl DeviceMemory {
             return out;
         };
         let size = w.dtype.size_bytes() as usize;
+        let mut halves: Vec<f16> = Vec::new();
         for (r, dst) in out.chunks_exact_mut(w.cols.max(1)).enumerate() {
             let start = w.at.offset as usize + r * w.row_stride * size;
             // Bytes past the written part of the region read as zero.
@@ -53,9 +54,15 @@ impl DeviceMemory {
             let src = &region[start..end];
             match w.dtype {
                 DType::F16 => {
-                    for (d, b) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                        *d = f16::from_le_bytes([b[0], b[1]]).to_f32();
-                    }
+                    // Gather the bits, then convert in bulk (SIMD where the
+                    // CPU has it).
+                    halves.clear();
+                    halves.extend(
+                        src.chunks_exact(2)
+                            .map(|b| f16::from_le_bytes([b[0], b[1]])),
+                    );
+                    let n = halves.len();
+                    halves.convert_to_f32_slice(&mut dst[..n]);
                 }
                 DType::F32 => {
                     for (d, b) in dst.iter_mut().zip(src.chunks_exact(4)) {
@@ -79,13 +86,15 @@ impl DeviceMemory {
         if region.len() < end {
             region.resize(end, 0);
         }
+        let mut halves = vec![f16::ZERO; if w.dtype == DType::F16 { w.cols } else { 0 }];
         for (r, src) in data.chunks_exact(w.cols).take(w.rows).enumerate() {
             let start = w.at.offset as usize + r * w.row_stride * size;
             let dst = &mut region[start..start + w.cols * size];
             match w.dtype {
                 DType::F16 => {
-                    for (b, v) in dst.chunks_exact_mut(2).zip(src) {
-                        b.copy_from_slice(&f16::from_f32(*v).to_le_bytes());
+                    halves.convert_from_f32_slice(src);
+                    for (b, v) in dst.chunks_exact_mut(2).zip(&halves) {
+                        b.copy_from_slice(&v.to_le_bytes());
                     }
                 }
                 DType::F32 => {

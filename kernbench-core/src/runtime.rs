@@ -156,6 +156,8 @@ pub struct RunReport {
     /// From the first program's start to the last program's end: the
     /// kernel without its launch cost.
     pub kernel_ns: f64,
+    /// Engine events the run took to simulate.
+    pub events: u64,
     pub summary: OpLogSummary,
     pub lanes: BTreeMap<&'static str, LaneTime>,
     /// MAC-array busy time over `wall x pes`, percent.
@@ -320,6 +322,17 @@ impl Device {
                 got,
             });
         }
+        let took = self.write_timing(t)?;
+        if self.data {
+            let flat: Vec<f32> = data.iter().copied().collect();
+            self.mem.write(&t.window(), &flat);
+        }
+        Ok(took)
+    }
+
+    /// Moves `t`'s bytes from the host without values: the timing of
+    /// [`Self::write`] for timing-only runs, which have no values to keep.
+    pub fn write_timing<T: Elem>(&mut self, t: &Tensor<T>) -> Result<f64, RuntimeError> {
         let start = self.sim.now();
         let setup = ns_to_ps(self.machine.topo.host.dma_setup_ns);
         self.sim.start_copy(
@@ -330,11 +343,12 @@ impl Device {
             start,
         )?;
         self.sim.run();
-        if self.data {
-            let flat: Vec<f32> = data.iter().copied().collect();
-            self.mem.write(&t.window(), &flat);
-        }
         Ok(ps_to_ns(self.sim.now() - start))
+    }
+
+    /// Whether data execution is on.
+    pub fn data(&self) -> bool {
+        self.data
     }
 
     /// Reads `t` back to the host (a request, then the data).
@@ -420,10 +434,13 @@ impl Device {
         let pes = work.len();
         let mut log = OpLog::new(self.keep_records);
         let start = self.sim.now();
+        let events = self.sim.events_processed();
         let window = sram_window(&self.machine.topo);
         let mem = if self.data { Some(&mut self.mem) } else { None };
         let span = Executor::new(&mut self.sim, mem, &mut log, work, window, ring).run(start)?;
-        Ok(self.report(kernel, programs, pes, start, span, log))
+        let mut report = self.report(kernel, programs, pes, start, span, log);
+        report.events = self.sim.events_processed() - events;
+        Ok(report)
     }
 
     fn report(
@@ -447,6 +464,7 @@ impl Device {
             start_ns: ps_to_ns(start),
             wall_ns,
             kernel_ns: ps_to_ns(span.end - span.first_start),
+            events: 0,
             gemm_util_pct: pct(ps_to_ns(log.busy_ps(Lane::Gemm))),
             useful_eff_pct: pct(summary.useful_macs as f64 / peak),
             lanes: Lane::ALL

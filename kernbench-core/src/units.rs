@@ -36,8 +36,11 @@ impl Bandwidth {
 
     /// Time to serialize `bytes` onto the link, rounded up to whole ps.
     pub fn ser_ps(self, bytes: u64) -> Ps {
-        let num = u128::from(bytes) * 1_000_000;
-        num.div_ceil(u128::from(self.bytes_per_us)) as Ps
+        // u64 arithmetic unless the product could overflow (bytes >= 2^44).
+        match bytes.checked_mul(1_000_000) {
+            Some(num) => num.div_ceil(self.bytes_per_us),
+            None => (u128::from(bytes) * 1_000_000).div_ceil(u128::from(self.bytes_per_us)) as Ps,
+        }
     }
 
     /// The same bandwidth `n` times over (parallel channels).

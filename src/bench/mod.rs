@@ -128,8 +128,8 @@ impl BenchResult {
         let _ = writeln!(o, "bench {} ({})", self.bench, params.join(" "));
         let _ = writeln!(
             o,
-            "  wall {:.1} ns over {} program(s) on {} PE(s)",
-            r.wall_ns, r.programs, r.pes
+            "  wall {:.1} ns over {} program(s) on {} PE(s); {} engine events",
+            r.wall_ns, r.programs, r.pes, r.events
         );
         for (k, x) in &self.extra {
             let _ = writeln!(o, "  {k}: {x:.3}");
@@ -263,6 +263,19 @@ pub(crate) fn param_map(p: &Params) -> BTreeMap<String, String> {
     p.pairs()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// Writes `data` into `t`, or, without data (a timing-only run), moves the
+/// same bytes without values.
+pub(crate) fn write_or_time<T: kernbench_core::dsl::Elem>(
+    dev: &mut kernbench_core::runtime::Device,
+    t: &kernbench_core::runtime::Tensor<T>,
+    data: Option<&ndarray::Array2<f32>>,
+) -> Result<f64, BenchError> {
+    Ok(match data {
+        Some(d) => dev.write(t, d)?,
+        None => dev.write_timing(t)?,
+    })
 }
 
 /// Deterministic pseudo-random values in [-1, 1) (xorshift64*), so runs

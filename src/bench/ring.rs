@@ -9,7 +9,7 @@ use kernbench_core::Topology;
 use kernels::{ring_allreduce, ParamSpec, Params, ReduceOp};
 use ndarray::Array2;
 
-use super::{param_map, random_matrix, BenchError, BenchResult, Check, RunMode};
+use super::{param_map, random_matrix, write_or_time, BenchError, BenchResult, Check, RunMode};
 
 pub(super) const PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -134,7 +134,8 @@ pub fn rank_buffers(
             Place::tcm(pe.sip, pe.cube, pe.pe)
         };
         let t = dev.alloc::<f16>(place, 1, len)?;
-        dev.write(&t, &rank_input(rank, len))?;
+        let data = dev.data().then(|| rank_input(rank, len));
+        write_or_time(dev, &t, data.as_ref())?;
         bufs.push(t);
     }
     Ok(bufs)

@@ -61,6 +61,9 @@ pub struct Sim {
     queue: EventQueue<Event>,
     /// Per link, the time it finishes serializing what it has accepted.
     link_free: Vec<Ps>,
+    /// Per link, the time to serialize a full burst (most bursts are).
+    full_burst_ps: Vec<Ps>,
+    burst: u64,
     transfers: Vec<Transfer>,
     events: u64,
 }
@@ -68,10 +71,14 @@ pub struct Sim {
 impl Sim {
     pub fn new(machine: Arc<Machine>) -> Self {
         let links = machine.links.len();
+        let burst = machine.topo.hbm.burst_bytes;
+        let full_burst_ps = machine.links.iter().map(|l| l.bw.ser_ps(burst)).collect();
         Sim {
             machine,
             queue: EventQueue::new(),
             link_free: vec![0; links],
+            full_burst_ps,
+            burst,
             transfers: Vec::new(),
             events: 0,
         }
@@ -236,7 +243,12 @@ impl Sim {
         let link = &self.machine.links[link_id];
         let bytes = t.burst_len(burst);
         let start = now.max(self.link_free[link_id]);
-        let end = (start + link.bw.ser_ps(bytes)).max(tail_in);
+        let ser = if bytes == self.burst {
+            self.full_burst_ps[link_id]
+        } else {
+            link.bw.ser_ps(bytes)
+        };
+        let end = (start + ser).max(tail_in);
         self.link_free[link_id] = end;
         let d = link.delay_ps();
         let (head_out, tail_out) = (start + d, end + d);
