@@ -65,14 +65,5 @@ fn run(cli: Cli) -> Result<String, CliError> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::finish(run(Cli::parse()))
 }

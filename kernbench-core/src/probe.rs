@@ -94,20 +94,39 @@ pub struct SweepPoint {
     pub utilization: f64,
 }
 
+/// A transfer's latency, split, and its bandwidth against the bottleneck.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Split {
+    /// `overhead_ns + wire_ns + drain_ns`.
+    pub latency_ns: f64,
+    /// Setup and fixed per-hop costs.
+    pub overhead_ns: f64,
+    /// Propagation.
+    pub wire_ns: f64,
+    /// Serialization at the bottleneck plus queueing.
+    pub drain_ns: f64,
+    pub effective_bw_gbs: f64,
+    pub bottleneck_bw_gbs: f64,
+    /// `effective_bw_gbs / bottleneck_bw_gbs`.
+    pub utilization: f64,
+}
+
 /// Everything probe reports about one case.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaseReport {
     pub name: String,
     pub bytes: u64,
-    pub latency_ns: f64,
-    pub overhead_ns: f64,
-    pub wire_ns: f64,
-    pub drain_ns: f64,
-    pub effective_bw_gbs: f64,
-    pub bottleneck_bw_gbs: f64,
-    pub utilization: f64,
+    #[serde(flatten)]
+    pub split: Split,
     pub route: Vec<RoutePoint>,
     pub sweep: Vec<SweepPoint>,
+}
+
+impl std::ops::Deref for CaseReport {
+    type Target = Split;
+    fn deref(&self) -> &Split {
+        &self.split
+    }
 }
 
 /// The probe's whole output (the `--json` document).
@@ -123,13 +142,14 @@ pub const SWEEP_BYTES: [u64; 5] = [4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {
     pub report: TransferReport,
-    pub latency_ns: f64,
-    pub overhead_ns: f64,
-    pub wire_ns: f64,
-    pub drain_ns: f64,
-    pub effective_bw_gbs: f64,
-    pub bottleneck_bw_gbs: f64,
-    pub utilization: f64,
+    pub split: Split,
+}
+
+impl std::ops::Deref for Measurement {
+    type Target = Split;
+    fn deref(&self) -> &Split {
+        &self.split
+    }
 }
 
 fn hbm(sip: u32, cube: u32) -> Endpoint {
@@ -220,13 +240,15 @@ pub fn analyse(machine: &Machine, report: TransferReport) -> Measurement {
     let latency_ns = ps_to_ns(latency_ps);
     let effective = report.bytes as f64 / latency_ns.max(f64::MIN_POSITIVE);
     Measurement {
-        latency_ns,
-        overhead_ns: ps_to_ns(overhead_ps),
-        wire_ns: ps_to_ns(wire_ps),
-        drain_ns: ps_to_ns(latency_ps.saturating_sub(overhead_ps + wire_ps)),
-        effective_bw_gbs: effective,
-        bottleneck_bw_gbs: bottleneck.gbs(),
-        utilization: effective / bottleneck.gbs(),
+        split: Split {
+            latency_ns,
+            overhead_ns: ps_to_ns(overhead_ps),
+            wire_ns: ps_to_ns(wire_ps),
+            drain_ns: ps_to_ns(latency_ps.saturating_sub(overhead_ps + wire_ps)),
+            effective_bw_gbs: effective,
+            bottleneck_bw_gbs: bottleneck.gbs(),
+            utilization: effective / bottleneck.gbs(),
+        },
         report,
     }
 }
@@ -265,13 +287,7 @@ pub fn probe(
         out.push(CaseReport {
             name: case.name().to_string(),
             bytes,
-            latency_ns: m.latency_ns,
-            overhead_ns: m.overhead_ns,
-            wire_ns: m.wire_ns,
-            drain_ns: m.drain_ns,
-            effective_bw_gbs: m.effective_bw_gbs,
-            bottleneck_bw_gbs: m.bottleneck_bw_gbs,
-            utilization: m.utilization,
+            split: m.split,
             route,
             sweep,
         });

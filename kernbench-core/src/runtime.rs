@@ -333,15 +333,26 @@ impl Device {
     /// Moves `t`'s bytes from the host without values: the timing of
     /// [`Self::write`] for timing-only runs, which have no values to keep.
     pub fn write_timing<T: Elem>(&mut self, t: &Tensor<T>) -> Result<f64, RuntimeError> {
+        self.host_transfer(t.addr, t.bytes(), false)
+    }
+
+    /// Moves `bytes` between the host and `addr` (a read is a request,
+    /// then the data) and runs the simulation until it has arrived;
+    /// returns the simulated time it took, ns.
+    fn host_transfer(
+        &mut self,
+        addr: PhysAddr,
+        bytes: u64,
+        read: bool,
+    ) -> Result<f64, RuntimeError> {
         let start = self.sim.now();
         let setup = ns_to_ps(self.machine.topo.host.dma_setup_ns);
-        self.sim.start_copy(
-            Endpoint::Host,
-            Endpoint::Mem(t.addr),
-            t.bytes(),
-            setup,
-            start,
-        )?;
+        let (host, mem) = (Endpoint::Host, Endpoint::Mem(addr));
+        if read {
+            self.sim.start_read(host, mem, bytes, setup, start)?;
+        } else {
+            self.sim.start_copy(host, mem, bytes, setup, start)?;
+        }
         self.sim.run();
         Ok(ps_to_ns(self.sim.now() - start))
     }
@@ -353,16 +364,7 @@ impl Device {
 
     /// Reads `t` back to the host (a request, then the data).
     pub fn read<T: Elem>(&mut self, t: &Tensor<T>) -> Result<Array2<f32>, RuntimeError> {
-        let start = self.sim.now();
-        let setup = ns_to_ps(self.machine.topo.host.dma_setup_ns);
-        self.sim.start_read(
-            Endpoint::Host,
-            Endpoint::Mem(t.addr),
-            t.bytes(),
-            setup,
-            start,
-        )?;
-        self.sim.run();
+        self.host_transfer(t.addr, t.bytes(), true)?;
         if !self.data {
             return Err(RuntimeError::DataDisabled);
         }

@@ -50,14 +50,5 @@ fn run(args: Args) -> Result<String, CliError> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::finish(run(Args::parse()))
 }

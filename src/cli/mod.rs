@@ -23,6 +23,20 @@ pub enum CliError {
     Failed(String),
 }
 
+/// Prints a command's output, or its error as one line; the exit code.
+pub fn finish(result: Result<String, CliError>) -> std::process::ExitCode {
+    match result {
+        Ok(out) => {
+            print!("{out}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Loads the topology named by `--topology`.
 pub fn load_topology(path: &Path) -> Result<Topology, CliError> {
     Ok(Topology::from_file(path)?)

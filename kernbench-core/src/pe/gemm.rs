@@ -5,12 +5,13 @@
 //! tile: the array always does a full tile's work.
 
 use crate::addr::{Endpoint, PhysAddr};
-use crate::dsl::{CommandStream, GemmCmd, GemmOperand, Operand, Space};
+use crate::dsl::{Command, CommandStream, GemmCmd, GemmOperand, Operand, Space};
 use crate::oplog::{Lane, OpRecord, RecordKind};
 use crate::topology::Topology;
 use crate::units::{Bandwidth, Ps};
 
 use super::data::BufferHome;
+use super::{token, ExecError, Executor, DONE, TILE};
 
 /// Stage costs of one tile, from the topology.
 #[derive(Debug, Clone, Copy)]
@@ -220,5 +221,101 @@ impl GemmRun {
 
     pub fn end(&self) -> Ps {
         self.wb_end.max(self.gemm_end)
+    }
+}
+
+/// The executor's side of the tile pipeline: streaming operands in.
+impl Executor<'_> {
+    /// Issues GEMM operand DMA-ins up to the outstanding limit.
+    pub(super) fn refill_tiles(&mut self, slot: usize, now: Ps) -> Result<(), ExecError> {
+        loop {
+            let s = &mut self.slots[slot];
+            let Some(r) = s.cur.as_mut() else {
+                return Ok(());
+            };
+            let Some(run) = r.gemm.as_mut() else {
+                return Ok(());
+            };
+            if run.issued >= run.plan.tiles() || r.tiles_in_flight >= self.costs.dma_outstanding {
+                break;
+            }
+            let t = run.issued;
+            run.issued += 1;
+            let g = match &r.stream.commands[run.cmd as usize] {
+                Command::Gemm(g) => *g,
+                _ => break,
+            };
+            let sources = tile_sources(&g, &run.plan, &run.costs, t, &r.stream, &s.home);
+            run.in_start[t as usize] = now;
+            run.parts[t as usize] = sources.len() as u8;
+            r.tile_bytes[t as usize] = sources.iter().map(|(_, b)| b).sum();
+            let to = Endpoint::Mem(s.loc.tcm(0));
+            if sources.is_empty() {
+                run.in_done[t as usize] = now;
+                continue;
+            }
+            r.tiles_in_flight += 1;
+            for (from, bytes) in sources {
+                self.sim.start_read_tagged(
+                    to,
+                    from,
+                    bytes,
+                    self.costs.dma_setup,
+                    now,
+                    token(TILE, slot, t),
+                )?;
+            }
+        }
+        self.advance_tiles(slot);
+        Ok(())
+    }
+
+    pub(super) fn tile_part_done(&mut self, slot: usize, t: u32, now: Ps) -> Result<(), ExecError> {
+        let s = &mut self.slots[slot];
+        let Some(r) = s.cur.as_mut() else {
+            return Ok(());
+        };
+        let Some(run) = r.gemm.as_mut() else {
+            return Ok(());
+        };
+        let i = t as usize;
+        run.parts[i] -= 1;
+        if run.parts[i] == 0 {
+            run.in_done[i] = now;
+            r.tiles_in_flight -= 1;
+            self.log.push(OpRecord {
+                pe: s.global,
+                lane: Lane::DmaIn,
+                kind: RecordKind::TileStage,
+                name: "dma_in",
+                cmd: run.cmd,
+                start: run.in_start[i],
+                end: now,
+                bytes: r.tile_bytes[i],
+                macs: 0,
+            });
+            self.refill_tiles(slot, now)?;
+        }
+        Ok(())
+    }
+
+    /// Moves tiles whose operands have arrived, in order, through the
+    /// pipeline; schedules the GEMM's completion after the last.
+    pub(super) fn advance_tiles(&mut self, slot: usize) {
+        let s = &mut self.slots[slot];
+        let Some(r) = s.cur.as_mut() else { return };
+        let Some(run) = r.gemm.as_mut() else { return };
+        let log = &mut *self.log;
+        while run.next < run.plan.tiles() && run.in_done[run.next as usize] != Ps::MAX {
+            let t = run.next;
+            run.advance(t, run.in_done[t as usize], s.global, &mut |rec| {
+                log.push(rec)
+            });
+        }
+        if run.next == run.plan.tiles() {
+            let (end, cmd) = (run.end(), run.cmd);
+            r.gemm = None;
+            self.sim.schedule(end, token(DONE, slot, cmd));
+        }
     }
 }

@@ -5,8 +5,13 @@
 
 use std::collections::VecDeque;
 
+use crate::addr::Endpoint;
+use crate::dsl::Command;
 use crate::pe::PeLoc;
 use crate::ring::BufferKind;
+use crate::units::Ps;
+
+use super::{token, ExecError, Executor, RECEIVED, SENT};
 
 /// A PE slot and one of its commands.
 pub(crate) type Waiter = (usize, u32);
@@ -61,5 +66,133 @@ impl Ipcq {
                 None
             }
         })
+    }
+}
+
+/// The executor's side of IPCQ: moving messages and freeing slots.
+impl Executor<'_> {
+    /// Moves a send's tile from the sender's TCM into the receiver's buffer.
+    pub(super) fn begin_send(&mut self, slot: usize, c: u32, now: Ps) -> Result<(), ExecError> {
+        let s = &self.slots[slot];
+        let (Some(r), Some(q)) = (s.cur.as_ref(), self.ipcq.as_ref()) else {
+            return Ok(());
+        };
+        let Command::IpcqSend { peer, src } = r.stream.commands[c as usize] else {
+            return Ok(());
+        };
+        let buf = r.stream.buffers[src.index()];
+        let to = q.buffer.slot(q.ranks[peer], &self.topo);
+        let from = s.home.addr(&buf);
+        let tok = token(SENT, slot, c);
+        self.sim.start_copy_tagged(
+            Endpoint::Mem(from),
+            Endpoint::Mem(to),
+            buf.bytes(),
+            self.costs.ipcq,
+            now,
+            tok,
+        )?;
+        Ok(())
+    }
+
+    /// A send's data has landed: queue it and wake a waiting receiver.
+    pub(super) fn sent(&mut self, slot: usize, c: u32, now: Ps) -> Result<(), ExecError> {
+        let s = &self.slots[slot];
+        let Some(r) = s.cur.as_ref() else {
+            return Ok(());
+        };
+        let Command::IpcqSend { peer, src } = r.stream.commands[c as usize] else {
+            return Ok(());
+        };
+        let data = match self.mem.as_deref() {
+            Some(mem) => mem.read(&s.home.window(&r.stream.buffers[src.index()])),
+            None => Vec::new(),
+        };
+        let rank = s.rank;
+        let waiter = self.ipcq.as_mut().and_then(|q| {
+            let p = q.pair(rank, peer);
+            p.arrived.push_back(data);
+            p.blocked_receiver
+                .take()
+                .map(|w| (w, p.arrived.pop_front().unwrap_or_default()))
+        });
+        self.complete(slot, c as usize, now)?;
+        if let Some(((rs, rc), data)) = waiter {
+            self.begin_recv(rs, rc, data, now)?;
+        }
+        Ok(())
+    }
+
+    /// Copies a message out of the receive buffer into the receiver's TCM.
+    pub(super) fn begin_recv(
+        &mut self,
+        slot: usize,
+        c: u32,
+        data: Vec<f32>,
+        now: Ps,
+    ) -> Result<(), ExecError> {
+        let s = &mut self.slots[slot];
+        let Some(r) = s.cur.as_mut() else {
+            return Ok(());
+        };
+        let Command::IpcqRecv { dst, .. } = r.stream.commands[c as usize] else {
+            return Ok(());
+        };
+        r.recv_data = data;
+        let buf = r.stream.buffers[dst.index()];
+        let tok = token(RECEIVED, slot, c);
+        match self.ipcq.as_ref().map(|q| q.buffer) {
+            Some(BufferKind::Sram) | Some(BufferKind::Hbm) => {
+                let kind = self.ipcq.as_ref().map(|q| q.buffer).unwrap_or_default();
+                let from = kind.slot(s.loc, &self.topo);
+                let to = s.home.addr(&buf);
+                self.sim.start_read_tagged(
+                    Endpoint::Mem(to),
+                    Endpoint::Mem(from),
+                    buf.bytes(),
+                    self.costs.ipcq,
+                    now,
+                    tok,
+                )?;
+            }
+            _ => self.sim.schedule(now + self.costs.ipcq, tok),
+        }
+        Ok(())
+    }
+
+    /// A receive has its data in TCM: free the queue slot, wake a blocked sender.
+    pub(super) fn received(&mut self, slot: usize, c: u32, now: Ps) -> Result<(), ExecError> {
+        let s = &mut self.slots[slot];
+        let Some(r) = s.cur.as_mut() else {
+            return Ok(());
+        };
+        let Command::IpcqRecv { peer, dst } = r.stream.commands[c as usize] else {
+            return Ok(());
+        };
+        if let Some(mem) = self.mem.as_deref_mut() {
+            let w = s.home.window(&r.stream.buffers[dst.index()]);
+            if r.recv_data.len() == w.rows * w.cols {
+                mem.write(&w, &r.recv_data);
+            }
+        }
+        let rank = s.rank;
+        let waiter = self.ipcq.as_mut().and_then(|q| {
+            let depth = q.depth;
+            let p = q.pair(peer, rank);
+            p.in_use = p.in_use.saturating_sub(1);
+            match p.blocked_sender {
+                Some(w) if p.in_use < depth => {
+                    p.in_use += 1;
+                    p.blocked_sender = None;
+                    Some(w)
+                }
+                _ => None,
+            }
+        });
+        self.complete(slot, c as usize, now)?;
+        if let Some((ss, sc)) = waiter {
+            self.begin_send(ss, sc, now)?;
+        }
+        Ok(())
     }
 }
