@@ -308,35 +308,20 @@ struct NodeName<'a>(&'a Machine, NodeKind);
 
 impl fmt::Display for NodeName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let cube = |f: &mut fmt::Formatter<'_>, sip: u32, c: u32| {
+        let cube = |f: &mut fmt::Formatter<'_>, sip: u32, c: u32, what: &dyn fmt::Display| {
             let (x, y) = self.0.cube_xy(c);
-            write!(f, "sip{sip}.cube({x},{y})")
+            write!(f, "sip{sip}.cube({x},{y}).{what}")
         };
         match self.1 {
             NodeKind::Host => f.write_str("host"),
             NodeKind::PcieEp { sip } => write!(f, "sip{sip}.pcie_ep"),
             NodeKind::IoCpu { sip } => write!(f, "sip{sip}.io_cpu"),
             NodeKind::Noc { sip, x, y } => write!(f, "sip{sip}.noc({x},{y})"),
-            NodeKind::Xbar { sip, cube: c } => {
-                cube(f, sip, c)?;
-                f.write_str(".xbar")
-            }
-            NodeKind::HbmCtrl { sip, cube: c } => {
-                cube(f, sip, c)?;
-                f.write_str(".hbm_ctrl")
-            }
-            NodeKind::Hbm { sip, cube: c } => {
-                cube(f, sip, c)?;
-                f.write_str(".hbm")
-            }
-            NodeKind::Sram { sip, cube: c } => {
-                cube(f, sip, c)?;
-                f.write_str(".sram")
-            }
-            NodeKind::Pe { sip, cube: c, pe } => {
-                cube(f, sip, c)?;
-                write!(f, ".pe{pe}")
-            }
+            NodeKind::Xbar { sip, cube: c } => cube(f, sip, c, &"xbar"),
+            NodeKind::HbmCtrl { sip, cube: c } => cube(f, sip, c, &"hbm_ctrl"),
+            NodeKind::Hbm { sip, cube: c } => cube(f, sip, c, &"hbm"),
+            NodeKind::Sram { sip, cube: c } => cube(f, sip, c, &"sram"),
+            NodeKind::Pe { sip, cube: c, pe } => cube(f, sip, c, &format_args!("pe{pe}")),
         }
     }
 }

@@ -18,7 +18,7 @@ mod ipcq;
 use std::collections::VecDeque;
 
 use crate::addr::{AddrError, Endpoint, PhysAddr, Space as AddrSpace};
-use crate::dsl::{Command, CommandStream};
+use crate::dsl::{BlockRef, Command, CommandStream};
 use crate::engine::{Notice, Sim};
 use crate::memory::DeviceMemory;
 use crate::oplog::{Lane, OpLog, OpRecord, RecordKind};
@@ -462,6 +462,12 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// Where a block's first element lives.
+    fn block_addr(&self, slot: usize, c: usize, b: &BlockRef) -> Result<PhysAddr, ExecError> {
+        PhysAddr::decode(b.tensor.elem_addr(b.origin[0], b.origin[1]), &self.topo)
+            .map_err(|e| self.cmd_error(slot, c, e.to_string()))
+    }
+
     fn start(&mut self, slot: usize, c: usize, now: Ps) -> Result<(), ExecError> {
         let s = &self.slots[slot];
         let Some(r) = s.cur.as_ref() else {
@@ -472,11 +478,7 @@ impl<'a> Executor<'a> {
         match &r.stream.commands[c] {
             Command::DmaRead { src, dst } => {
                 let to = Endpoint::Mem(s.home.addr(&r.stream.buffers[dst.index()]));
-                let from = PhysAddr::decode(
-                    src.tensor.elem_addr(src.origin[0], src.origin[1]),
-                    &self.topo,
-                )
-                .map_err(|e| self.cmd_error(slot, c, e.to_string()))?;
+                let from = self.block_addr(slot, c, src)?;
                 match src.valid_bytes() {
                     0 => self.sim.schedule(now, done_tok),
                     b => {
@@ -493,11 +495,7 @@ impl<'a> Executor<'a> {
             }
             Command::DmaWrite { src, dst } => {
                 let from = Endpoint::Mem(s.home.addr(&r.stream.buffers[src.index()]));
-                let to = PhysAddr::decode(
-                    dst.tensor.elem_addr(dst.origin[0], dst.origin[1]),
-                    &self.topo,
-                )
-                .map_err(|e| self.cmd_error(slot, c, e.to_string()))?;
+                let to = self.block_addr(slot, c, dst)?;
                 match dst.valid_bytes() {
                     0 => self.sim.schedule(now, done_tok),
                     b => {
