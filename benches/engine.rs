@@ -14,7 +14,6 @@ use kernbench_core::probe::{self, ProbeCase};
 use kernbench_core::{Machine, Topology};
 
 const EVENTS: u64 = 1_000_000;
-const PENDING: u64 = 1_000;
 
 /// xorshift: deterministic time increments without a rand dependency.
 fn next(x: &mut u64) -> u64 {
@@ -24,11 +23,11 @@ fn next(x: &mut u64) -> u64 {
     *x
 }
 
-/// Hold model: keep PENDING events queued; pop one, schedule one later.
-fn hold_radix() -> u64 {
+/// Hold model: keep `pending` events queued; pop one, schedule one later.
+fn hold_radix(pending: u64) -> u64 {
     let mut q = EventQueue::new();
     let mut x = 88172645463325252u64;
-    for i in 0..PENDING {
+    for i in 0..pending {
         q.push(next(&mut x) % 10_000, i);
     }
     let mut sum = 0;
@@ -40,11 +39,11 @@ fn hold_radix() -> u64 {
     sum
 }
 
-fn hold_binary_heap() -> u64 {
+fn hold_binary_heap(pending: u64) -> u64 {
     let mut q = BinaryHeap::new();
     let mut x = 88172645463325252u64;
     let mut seq = 0u64;
-    for i in 0..PENDING {
+    for i in 0..pending {
         q.push(Reverse((next(&mut x) % 10_000, seq, i)));
         seq += 1;
     }
@@ -62,10 +61,15 @@ fn queues(c: &mut Criterion) {
     let mut g = c.benchmark_group("event_queue");
     g.throughput(Throughput::Elements(EVENTS));
     g.sample_size(20);
-    g.bench_function("radix_heap_hold_1k", |b| b.iter(|| black_box(hold_radix())));
-    g.bench_function("binary_heap_hold_1k", |b| {
-        b.iter(|| black_box(hold_binary_heap()))
-    });
+    // Pending events: a few PEs' worth, and a whole machine's.
+    for (name, pending) in [("1k", 1_000), ("64k", 65_536)] {
+        g.bench_function(format!("radix_heap_hold_{name}"), |b| {
+            b.iter(|| black_box(hold_radix(pending)))
+        });
+        g.bench_function(format!("binary_heap_hold_{name}"), |b| {
+            b.iter(|| black_box(hold_binary_heap(pending)))
+        });
+    }
     g.finish();
 }
 
