@@ -87,7 +87,7 @@ impl RingKind {
 /// Why a ring cannot be installed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RingError {
-    #[error("a {kind} ring needs 2 to {max} ranks on this topology, not {n}")]
+    #[error("ring `{kind}` needs 2 to {max} ranks on this topology, not {n}")]
     Size {
         kind: &'static str,
         n: usize,
