@@ -7,6 +7,7 @@ use common::topo_with;
 use kernbench::bench::ring::{run_allreduce, AllReduceConfig};
 use kernbench::bench::RunMode;
 use kernbench_core::dsl::prelude::*;
+use kernbench_core::dsl::CommandKind;
 use kernbench_core::model::AllReduceModel;
 use kernbench_core::oplog::RecordKind;
 use kernbench_core::ring::{BufferKind, Ring, RingKind};
@@ -262,7 +263,10 @@ fn burst_spans(topo: &Topology, messages: usize) -> (Spans, Spans) {
         v.sort_unstable();
         v
     };
-    (spans(RecordKind::IpcqSend), spans(RecordKind::IpcqRecv))
+    (
+        spans(RecordKind::Command(CommandKind::IpcqSend)),
+        spans(RecordKind::Command(CommandKind::IpcqRecv)),
+    )
 }
 
 #[test]

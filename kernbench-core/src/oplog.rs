@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use crate::dsl::CommandKind;
 use crate::units::{ps_to_ns, Ps};
 
 /// Where a record ran: one timeline thread per lane per PE.
@@ -59,13 +60,8 @@ impl Lane {
 /// What a record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordKind {
-    DmaRead,
-    DmaWrite,
-    /// A whole composite GEMM command.
-    Gemm,
-    Math,
-    IpcqSend,
-    IpcqRecv,
+    /// A whole command (for a GEMM, the composite command).
+    Command(CommandKind),
     /// One stage of one tile of a GEMM's tile plan.
     TileStage,
 }
@@ -140,15 +136,15 @@ impl OpLog {
         let s = &mut self.summary;
         s.records += 1;
         match r.kind {
-            RecordKind::DmaRead => s.dma_read_count += 1,
-            RecordKind::DmaWrite => s.dma_write_count += 1,
-            RecordKind::Gemm => {
+            RecordKind::Command(CommandKind::DmaRead) => s.dma_read_count += 1,
+            RecordKind::Command(CommandKind::DmaWrite) => s.dma_write_count += 1,
+            RecordKind::Command(CommandKind::Gemm) => {
                 s.gemm_count += 1;
                 s.useful_macs += r.macs;
             }
-            RecordKind::Math => s.math_count += 1,
-            RecordKind::IpcqSend => s.ipcq_send_count += 1,
-            RecordKind::IpcqRecv => s.ipcq_recv_count += 1,
+            RecordKind::Command(CommandKind::Math) => s.math_count += 1,
+            RecordKind::Command(CommandKind::IpcqSend) => s.ipcq_send_count += 1,
+            RecordKind::Command(CommandKind::IpcqRecv) => s.ipcq_recv_count += 1,
             RecordKind::TileStage => {
                 if r.lane == Lane::Gemm {
                     s.gemm_tile_count += 1;
@@ -160,7 +156,7 @@ impl OpLog {
             s.dma_bytes += r.bytes;
         }
         // A composite GEMM spans its stages; its time is in the stage lanes.
-        if r.kind != RecordKind::Gemm {
+        if r.kind != RecordKind::Command(CommandKind::Gemm) {
             let i = r.lane.index();
             self.busy[i] += r.end - r.start;
             push_interval(&mut self.intervals[i], r.start, r.end);

@@ -596,26 +596,15 @@ impl<'a> Executor<'a> {
             }
         }
         let cmd = &r.stream.commands[c];
-        let (lane, kind, name, bytes, macs) = match cmd {
-            Command::DmaRead { src, .. } => (
-                Lane::Dma,
-                RecordKind::DmaRead,
-                "dma_read",
-                src.valid_bytes(),
-                0,
-            ),
-            Command::DmaWrite { dst, .. } => (
-                Lane::Dma,
-                RecordKind::DmaWrite,
-                "dma_write",
-                dst.valid_bytes(),
-                0,
-            ),
-            Command::Gemm(g) => (Lane::Gemm, RecordKind::Gemm, "gemm", 0, g.macs()),
-            Command::Math(m) => (Lane::Math, RecordKind::Math, m.op.mnemonic(), 0, 0),
-            Command::IpcqSend { .. } => (Lane::Ipcq, RecordKind::IpcqSend, "ipcq_send", 0, 0),
-            Command::IpcqRecv { .. } => (Lane::Ipcq, RecordKind::IpcqRecv, "ipcq_recv", 0, 0),
+        let (lane, name, bytes, macs) = match cmd {
+            Command::DmaRead { src, .. } => (Lane::Dma, "dma_read", src.valid_bytes(), 0),
+            Command::DmaWrite { dst, .. } => (Lane::Dma, "dma_write", dst.valid_bytes(), 0),
+            Command::Gemm(g) => (Lane::Gemm, "gemm", 0, g.macs()),
+            Command::Math(m) => (Lane::Math, m.op.mnemonic(), 0, 0),
+            Command::IpcqSend { .. } => (Lane::Ipcq, "ipcq_send", 0, 0),
+            Command::IpcqRecv { .. } => (Lane::Ipcq, "ipcq_recv", 0, 0),
         };
+        let kind = RecordKind::Command(cmd.kind());
         let e = engine_of(cmd);
         self.log.push(OpRecord {
             pe: s.global,
