@@ -110,3 +110,28 @@ fn a_rank_that_skips_a_collective_fails_the_others_instead_of_hanging() {
     assert_eq!(e.errors[0].0, 0);
     assert!(e.to_string().contains("returned without joining"), "{e}");
 }
+
+#[test]
+fn a_panicking_device_operation_is_an_error_not_a_hang() {
+    let topo = Topology::default_topology();
+    let mut dev = Device::new(&topo);
+    let e = spawn(&mut dev, |rank| {
+        if rank.rank() == 0 {
+            rank.on_device(|_| -> () { panic!("boom") })?;
+        }
+        rank.barrier()
+    })
+    .unwrap_err();
+    // Rank 0 sees its operation fail; rank 1 is not left waiting at the
+    // barrier rank 0 never reaches.
+    assert_eq!(e.errors.len(), 2, "{e}");
+    assert_eq!(e.errors[0].0, 0);
+    assert!(e.errors[0].1.to_string().contains("boom"), "{e}");
+    assert!(
+        e.errors[1]
+            .1
+            .to_string()
+            .contains("returned without joining"),
+        "{e}"
+    );
+}

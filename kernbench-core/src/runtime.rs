@@ -189,6 +189,8 @@ pub enum RuntimeError {
     DataDisabled,
     #[error("invalid launch: {0}")]
     Launch(String),
+    #[error("{0}")]
+    Collective(String),
 }
 
 /// A simulated machine with host-side state: allocations, memory contents

@@ -206,7 +206,9 @@ where
                 })
             })
             .collect();
-        serve(dev, &ring, all_reduce, &inbox, &replies);
+        // `serve` owns the reply senders: however it ends, they are dropped,
+        // so no rank can wait forever for an answer.
+        serve(dev, &ring, all_reduce, &inbox, replies);
         handles
             .into_iter()
             .map(|h| {
@@ -230,13 +232,28 @@ where
     }
 }
 
+/// Runs `f`, turning a panic into an error so the coordinator keeps
+/// answering the ranks.
+fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, RuntimeError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        RuntimeError::Launch(format!("device operation panicked: {}", panic_text(&*p)))
+    })
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 /// The coordinator: acts each time every live rank waits on it.
 fn serve(
     dev: &mut Device,
     ring: &Ring,
     all_reduce: AllReduceFn,
     inbox: &Receiver<(usize, Msg)>,
-    replies: &[Sender<Reply>],
+    replies: Vec<Sender<Reply>>,
 ) {
     let world = replies.len();
     let mut pending: Vec<Option<Msg>> = (0..world).map(|_| None).collect();
@@ -262,8 +279,8 @@ fn serve(
         {
             for &r in &waiting {
                 if let Some(Msg::Local(op)) = pending[r].take_if(|m| matches!(m, Msg::Local(_))) {
-                    op(dev);
-                    let _ = replies[r].send(Ok(None));
+                    let reply = guarded(|| op(dev)).map(|()| None);
+                    let _ = replies[r].send(reply);
                 }
             }
             continue;
@@ -287,7 +304,7 @@ fn serve(
                     who.push(r);
                 }
             }
-            let result = dev.run_programs(&name, work);
+            let result = guarded(|| dev.run_programs(&name, work)).and_then(|r| r);
             for r in who {
                 let reply = match &result {
                     Ok(rep) => Ok(Some(rep.clone())),
@@ -305,10 +322,10 @@ fn serve(
         let reduce = waiting
             .iter()
             .all(|&r| matches!(pending[r], Some(Msg::AllReduce(_))));
-        let outcome: Reply = if !missing.is_empty() {
-            Err(RuntimeError::Launch(format!(
+        let outcome: Result<Option<RunReport>, String> = if !missing.is_empty() {
+            Err(format!(
                 "collective cannot complete: rank(s) {missing:?} returned without joining it"
-            )))
+            ))
         } else if barrier {
             Ok(None)
         } else if reduce {
@@ -323,22 +340,21 @@ fn serve(
                 .windows(2)
                 .all(|w| (w[0].rows(), w[0].cols()) == (w[1].rows(), w[1].cols()));
             if shapes_agree {
-                all_reduce(dev, ring, &tensors).map(Some)
+                guarded(|| all_reduce(dev, ring, &tensors))
+                    .and_then(|r| r)
+                    .map(Some)
+                    .map_err(|e| format!("all_reduce failed: {e}"))
             } else {
-                Err(RuntimeError::Launch(
-                    "all_reduce: ranks passed tensors of different shapes".into(),
-                ))
+                Err("all_reduce: ranks passed tensors of different shapes".into())
             }
         } else {
-            Err(RuntimeError::Launch(
-                "mismatched collectives: some ranks are in all_reduce, others in barrier".into(),
-            ))
+            Err("mismatched collectives: some ranks are in all_reduce, others in barrier".into())
         };
         for &r in &waiting {
             pending[r] = None;
             let reply = match &outcome {
                 Ok(rep) => Ok(rep.clone()),
-                Err(e) => Err(RuntimeError::Launch(e.to_string())),
+                Err(e) => Err(RuntimeError::Collective(e.clone())),
             };
             let _ = replies[r].send(reply);
         }
