@@ -290,3 +290,31 @@ fn a_full_queue_back_pressures_the_sender() {
     assert!((1..messages).any(|k| sends[k].1 < recvs[k - 1].1));
     assert!(sends.last().unwrap().1 < recvs.last().unwrap().1);
 }
+
+#[kernel]
+fn mismatched(buf: Ptr<f32>) {
+    if tl::rank() == 0 {
+        let t = tl::load(buf.block([0, 0], [1, 8]));
+        tl::send(1, &t);
+    } else {
+        let t = tl::recv::<f32>(0, [1, 16]);
+        tl::store(buf.block([0, 0], [1, 16]), t);
+    }
+}
+
+#[test]
+fn a_receive_of_the_wrong_shape_is_an_error() {
+    let topo = Topology::default_topology();
+    let mut dev = Device::new(&topo);
+    let ring = Ring::intracube_pe_ring(&topo, 0, 0, 2).unwrap();
+    let buf = dev.alloc::<f32>(Place::hbm(0, 0), 1, 16).unwrap();
+    let e = dev
+        .launch_ring::<mismatched>(&ring, BufferKind::Tcm, |_| mismatched::args(buf.ptr()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`mismatched`")
+            && e.contains("receives a 1x16 f32 tile, but rank 0 sent a 1x8 f32 one"),
+        "{e}"
+    );
+}

@@ -6,6 +6,7 @@ mod common;
 use common::topo_with;
 use kernbench::bench::{self, RunMode};
 use kernbench_core::dsl::prelude::*;
+use kernbench_core::dsl::Stage;
 use kernbench_core::runtime::{Device, LaunchOptions, Place, RuntimeError};
 use kernbench_core::Topology;
 use proptest::prelude::*;
@@ -249,4 +250,83 @@ fn host_errors_are_clear() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("out of memory"), "{e}");
+}
+
+#[kernel]
+fn needs_ring(x: Ptr<f32>) {
+    let t = tl::load(x.block([0, 0], [64, 1024]));
+    if tl::program_id(0) == 0 {
+        tl::send(0, &t);
+    }
+    tl::store(x.block([0, 0], [64, 1024]), t);
+}
+
+#[test]
+fn a_failed_launch_leaves_nothing_behind() {
+    let topo = Topology::default_topology();
+    let run_gemm = |dev: &mut Device| {
+        let a = dev.alloc::<f16>(Place::hbm(0, 1), 64, 64).unwrap();
+        let args = kernels::matmul::args(
+            a.ptr(),
+            a.ptr(),
+            a.ptr(),
+            64,
+            64,
+            64,
+            32,
+            32,
+            32,
+            Stage::Tcm.code(),
+        );
+        let r = dev
+            .launch::<kernels::matmul>(&args, &LaunchOptions::grid([2, 2, 1]))
+            .unwrap();
+        (r.kernel_ns, r.events, r.summary)
+    };
+    let mut fresh = Device::new(&topo);
+    let want = run_gemm(&mut fresh);
+    // Program 0 fails (IPCQ without a ring) while program 1's load is in flight.
+    let mut dev = Device::new(&topo);
+    let x = dev.alloc::<f32>(Place::hbm(0, 0), 64, 1024).unwrap();
+    let e = dev.launch::<needs_ring>(&needs_ring::args(x.ptr()), &LaunchOptions::grid([2, 1, 1]));
+    assert!(e.unwrap_err().to_string().contains("installed ring"));
+    assert_eq!(run_gemm(&mut dev), want);
+}
+
+#[test]
+fn a_pe_named_twice_runs_its_programs_one_after_another() {
+    let topo = Topology::default_topology();
+    let mut dev = Device::new(&topo);
+    let a = dev.alloc::<f16>(Place::hbm(0, 0), 64, 64).unwrap();
+    let args = kernels::matmul::args(
+        a.ptr(),
+        a.ptr(),
+        a.ptr(),
+        64,
+        64,
+        64,
+        32,
+        32,
+        32,
+        Stage::Tcm.code(),
+    );
+    let work = dev
+        .trace::<kernels::matmul>(
+            &args,
+            &LaunchOptions::grid([2, 2, 1]).on(kernbench_core::runtime::Mapping::Pes(vec![
+                kernbench_core::pe::PeLoc {
+                    sip: 0,
+                    cube: 0,
+                    pe: 0,
+                },
+            ])),
+        )
+        .unwrap();
+    // Split the one PE's programs into two entries for the same PE.
+    let (pe, mut progs) = work.into_iter().next().unwrap();
+    let rest = progs.split_off(2);
+    let r = dev
+        .run_programs("matmul", vec![(pe, progs), (pe, rest)])
+        .unwrap();
+    assert_eq!((r.pes, r.programs), (1, 4));
 }

@@ -42,7 +42,7 @@ impl AllReduceModel {
         let mut uses: BTreeMap<(u32, u32), u64> = BTreeMap::new();
         for r in 0..n {
             let (me, next) = (ring.pes[r], ring.pes[(r + 1) % n]);
-            let slot = buffer.slot(next, t);
+            let slot = buffer.slot(next, r, 0, t);
             let Ok(route) = machine.route(Endpoint::Mem(me.tcm(0)), Endpoint::Mem(slot)) else {
                 continue;
             };

@@ -35,19 +35,23 @@ impl BufferKind {
             .find(|k| k.name() == s)
     }
 
-    /// Where a message to `pe` lands.
-    pub fn slot(self, pe: PeLoc, topo: &Topology) -> PhysAddr {
-        let (space, offset) = match self {
+    /// Where message slot `k` from rank `sender` to `pe` lands. Slots are a
+    /// burst apart, so messages to one HBM slice start on different
+    /// pseudo-channels. Only the timing uses the address: the queue model
+    /// carries the payload.
+    pub fn slot(self, pe: PeLoc, sender: usize, k: u32, topo: &Topology) -> PhysAddr {
+        let (space, base) = match self {
             // Past the kernel scratch, where tensors may also live.
             BufferKind::Tcm => (Space::Tcm { pe: pe.pe }, topo.pe_tcm.scratch_bytes()),
             BufferKind::Sram => (Space::Sram, 0),
             BufferKind::Hbm => (Space::Hbm, 0),
         };
+        let index = sender as u64 * u64::from(topo.ipcq.depth) + u64::from(k);
         PhysAddr {
             sip: pe.sip,
             cube: pe.cube,
             space,
-            offset,
+            offset: base + index * topo.hbm.burst_bytes,
         }
     }
 }

@@ -434,6 +434,13 @@ impl Device {
         work: Vec<(PeLoc, Vec<Program>)>,
         ring: Option<(&Ring, BufferKind)>,
     ) -> Result<RunReport, RuntimeError> {
+        // One PE runs its programs one after another, however the work list
+        // names it (merged launches may name a PE twice).
+        let mut by_pe: BTreeMap<PeLoc, Vec<Program>> = BTreeMap::new();
+        for (pe, progs) in work {
+            by_pe.entry(pe).or_default().extend(progs);
+        }
+        let work: Work = by_pe.into_iter().collect();
         let programs = work.iter().map(|(_, p)| p.len()).sum();
         let pes = work.len();
         let mut log = OpLog::new(self.keep_records);
@@ -441,7 +448,14 @@ impl Device {
         let events = self.sim.events_processed();
         let window = sram_window(&self.machine.topo);
         let mem = if self.data { Some(&mut self.mem) } else { None };
-        let span = Executor::new(&mut self.sim, mem, &mut log, work, window, ring).run(start)?;
+        let run = Executor::new(&mut self.sim, mem, &mut log, work, window, ring).run(start);
+        let span = match run {
+            Ok(span) => span,
+            Err(e) => {
+                self.sim.abort();
+                return Err(e.into());
+            }
+        };
         let mut report = self.report(kernel, programs, pes, start, span, log);
         report.events = self.sim.events_processed() - events;
         Ok(report)

@@ -183,6 +183,13 @@ impl Sim {
         self.queue.now()
     }
 
+    /// Abandons everything in flight (after a failed launch): pending events
+    /// are dropped, so nothing of it leaks into what runs next. Links keep
+    /// the occupancy already granted; time does not go back.
+    pub fn abort(&mut self) {
+        self.queue.clear();
+    }
+
     /// Processes events up to and including the next one the driving model
     /// must see; `None` when no event remains.
     pub fn next_notice(&mut self) -> Option<(Ps, Notice)> {

@@ -91,6 +91,16 @@ impl<T> EventQueue<T> {
         }
     }
 
+    /// Drops every pending event; time stays where it is.
+    pub fn clear(&mut self) {
+        self.now.clear();
+        for b in &mut self.buckets {
+            b.clear();
+        }
+        self.occupied = 0;
+        self.len = 0;
+    }
+
     /// Removes and returns the earliest event and its time.
     pub fn pop(&mut self) -> Option<(Ps, T)> {
         if self.now.is_empty() {

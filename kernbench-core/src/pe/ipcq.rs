@@ -5,8 +5,8 @@
 
 use std::collections::VecDeque;
 
-use crate::addr::Endpoint;
-use crate::dsl::Command;
+use crate::addr::{Endpoint, PhysAddr};
+use crate::dsl::{Command, DType};
 use crate::pe::PeLoc;
 use crate::ring::BufferKind;
 use crate::units::Ps;
@@ -16,12 +16,29 @@ use super::{token, ExecError, Executor, RECEIVED, SENT};
 /// A PE slot and one of its commands.
 pub(crate) type Waiter = (usize, u32);
 
+/// A message that has landed in its receive buffer.
+#[derive(Debug)]
+pub(crate) struct Message {
+    pub shape: [usize; 2],
+    pub dtype: DType,
+    /// The values, when data execution is on.
+    pub data: Vec<f32>,
+    /// Where it landed.
+    pub at: PhysAddr,
+    /// The send command that sent it.
+    pub cmd: u32,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Pair {
     /// Slots taken: sent or in flight, not yet received.
     pub in_use: u32,
-    /// Arrived messages (their data when data execution is on), in order.
-    pub arrived: VecDeque<Vec<f32>>,
+    /// Messages started so far (slot `k` = this modulo the depth).
+    pub started: u32,
+    /// Slots of the messages in flight, in order.
+    pub in_flight: VecDeque<PhysAddr>,
+    /// Arrived messages, in order.
+    pub arrived: VecDeque<Message>,
     /// A send waiting for a free slot.
     pub blocked_sender: Option<Waiter>,
     /// A receive waiting for a message.
@@ -81,9 +98,16 @@ impl Executor<'_> {
             return Ok(());
         };
         let buf = r.stream.buffers[src.index()];
-        let to = q.buffer.slot(q.ranks[peer], &self.topo);
+        let (rank, depth, kind, receiver) = (s.rank, q.depth, q.buffer, q.ranks[peer]);
         let from = s.home.addr(&buf);
         let tok = token(SENT, slot, c);
+        let Some(q) = self.ipcq.as_mut() else {
+            return Ok(());
+        };
+        let p = q.pair(rank, peer);
+        let to = kind.slot(receiver, rank, p.started % depth, &self.topo);
+        p.started += 1;
+        p.in_flight.push_back(to);
         self.sim.start_copy_tagged(
             Endpoint::Mem(from),
             Endpoint::Mem(to),
@@ -104,21 +128,28 @@ impl Executor<'_> {
         let Command::IpcqSend { peer, src } = r.stream.commands[c as usize] else {
             return Ok(());
         };
+        let buf = r.stream.buffers[src.index()];
         let data = match self.mem.as_deref() {
-            Some(mem) => mem.read(&s.home.window(&r.stream.buffers[src.index()])),
+            Some(mem) => mem.read(&s.home.window(&buf)),
             None => Vec::new(),
         };
         let rank = s.rank;
         let waiter = self.ipcq.as_mut().and_then(|q| {
             let p = q.pair(rank, peer);
-            p.arrived.push_back(data);
-            p.blocked_receiver
-                .take()
-                .map(|w| (w, p.arrived.pop_front().unwrap_or_default()))
+            let at = p.in_flight.pop_front()?;
+            p.arrived.push_back(Message {
+                shape: buf.shape,
+                dtype: buf.dtype,
+                data,
+                at,
+                cmd: c,
+            });
+            let w = p.blocked_receiver.take()?;
+            p.arrived.pop_front().map(|m| (w, m))
         });
         self.complete(slot, c as usize, now)?;
-        if let Some(((rs, rc), data)) = waiter {
-            self.begin_recv(rs, rc, data, now)?;
+        if let Some(((rs, rc), msg)) = waiter {
+            self.begin_recv(rs, rc, msg, now)?;
         }
         Ok(())
     }
@@ -128,23 +159,31 @@ impl Executor<'_> {
         &mut self,
         slot: usize,
         c: u32,
-        data: Vec<f32>,
+        msg: Message,
         now: Ps,
     ) -> Result<(), ExecError> {
         let s = &mut self.slots[slot];
         let Some(r) = s.cur.as_mut() else {
             return Ok(());
         };
-        let Command::IpcqRecv { dst, .. } = r.stream.commands[c as usize] else {
+        let Command::IpcqRecv { dst, peer } = r.stream.commands[c as usize] else {
             return Ok(());
         };
-        r.recv_data = data;
         let buf = r.stream.buffers[dst.index()];
+        if (buf.shape, buf.dtype) != (msg.shape, msg.dtype) {
+            let [a, b] = msg.shape;
+            let [x, y] = buf.shape;
+            let reason = format!(
+                "receives a {x}x{y} {} tile, but rank {peer} sent a {a}x{b} {} one (its command #{})",
+                buf.dtype, msg.dtype, msg.cmd
+            );
+            return Err(self.cmd_error(slot, c as usize, reason));
+        }
+        r.recv_data = msg.data;
         let tok = token(RECEIVED, slot, c);
         match self.ipcq.as_ref().map(|q| q.buffer) {
             Some(BufferKind::Sram) | Some(BufferKind::Hbm) => {
-                let kind = self.ipcq.as_ref().map(|q| q.buffer).unwrap_or_default();
-                let from = kind.slot(s.loc, &self.topo);
+                let from = msg.at;
                 let to = s.home.addr(&buf);
                 self.sim.start_read_tagged(
                     Endpoint::Mem(to),
@@ -170,10 +209,8 @@ impl Executor<'_> {
             return Ok(());
         };
         if let Some(mem) = self.mem.as_deref_mut() {
-            let w = s.home.window(&r.stream.buffers[dst.index()]);
-            if r.recv_data.len() == w.rows * w.cols {
-                mem.write(&w, &r.recv_data);
-            }
+            // Shapes were matched when the receive took the message.
+            mem.write(&s.home.window(&r.stream.buffers[dst.index()]), &r.recv_data);
         }
         let rank = s.rank;
         let waiter = self.ipcq.as_mut().and_then(|q| {

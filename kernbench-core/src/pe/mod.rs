@@ -575,7 +575,7 @@ impl<'a> Executor<'a> {
                 } else {
                     let p = q.pair(peer, rank);
                     match p.arrived.pop_front() {
-                        Some(data) => self.begin_recv(slot, c as u32, data, now)?,
+                        Some(msg) => self.begin_recv(slot, c as u32, msg, now)?,
                         None => p.blocked_receiver = Some((slot, c as u32)),
                     }
                 }
