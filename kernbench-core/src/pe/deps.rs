@@ -30,14 +30,61 @@ struct BufState {
     written: bool,
 }
 
+/// The bytes a block's valid part covers: `count` rows of `len` bytes,
+/// `pitch` bytes apart, the first at `first`.
+#[derive(Clone, Copy)]
+struct Rows {
+    first: u64,
+    len: u64,
+    pitch: u64,
+    count: u64,
+}
+
+impl Rows {
+    fn of(b: &BlockRef) -> Rows {
+        let size = b.tensor.dtype.size_bytes();
+        Rows {
+            first: b.tensor.elem_addr(b.origin[0], b.origin[1]),
+            len: b.valid[1] as u64 * size,
+            pitch: (b.tensor.row_stride as u64 * size).max(1),
+            count: b.valid[0] as u64,
+        }
+    }
+
+    fn end(&self) -> u64 {
+        self.first + (self.count - 1) * self.pitch + self.len
+    }
+
+    /// Whether any of these rows meets `[s, e)`.
+    fn meets(&self, s: u64, e: u64) -> bool {
+        // Row j covers [first + j p, first + j p + len): it meets [s, e)
+        // when first + j p < e and first + j p + len > s.
+        let lo = match (s + 1).checked_sub(self.first + self.len) {
+            Some(d) => d.div_ceil(self.pitch),
+            None => 0,
+        };
+        let hi = match e.checked_sub(self.first) {
+            Some(d) => d.div_ceil(self.pitch).min(self.count),
+            None => 0,
+        };
+        lo < hi
+    }
+}
+
+/// Whether two blocks share a byte, whatever views of memory they come
+/// from (addresses encode the memory, so different memories never meet).
 fn overlaps(a: &BlockRef, b: &BlockRef) -> bool {
-    if a.tensor.base != b.tensor.base {
+    let (a, b) = (Rows::of(a), Rows::of(b));
+    if a.count == 0 || b.count == 0 || a.len == 0 || b.len == 0 {
         return false;
     }
-    let span = |x: &BlockRef, d: usize| (x.origin[d], x.origin[d] + x.valid[d]);
-    (0..2).all(|d| {
-        let ((a0, a1), (b0, b1)) = (span(a, d), span(b, d));
-        a0 < b1 && b0 < a1
+    if a.end() <= b.first || b.end() <= a.first {
+        return false;
+    }
+    let (x, y) = if a.count <= b.count { (a, b) } else { (b, a) };
+    (0..x.count).any(|i| {
+        let s = x.first + i * x.pitch;
+        y.meets(s, s + x.len)
     })
 }
 
@@ -141,4 +188,63 @@ pub(crate) fn analyse(stream: &CommandStream) -> Deps {
         deps.offsets.push(deps.list.len() as u32);
     }
     deps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::{DType, TensorDesc};
+
+    fn block(base: u64, stride: usize, origin: [usize; 2], valid: [usize; 2]) -> BlockRef {
+        BlockRef {
+            tensor: TensorDesc {
+                base,
+                rows: 64,
+                cols: stride,
+                row_stride: stride,
+                dtype: DType::F16,
+            },
+            origin,
+            shape: valid,
+            valid,
+        }
+    }
+
+    #[test]
+    fn blocks_overlap_by_bytes_not_by_view() {
+        // Columns 0..8 and 8..16 of the same rows: disjoint.
+        assert!(!overlaps(
+            &block(0, 32, [0, 0], [4, 8]),
+            &block(0, 32, [0, 8], [4, 8])
+        ));
+        // Rows 0..4 and 4..8: disjoint; rows 0..4 and 3..5: overlap.
+        assert!(!overlaps(
+            &block(0, 32, [0, 0], [4, 32]),
+            &block(0, 32, [4, 0], [4, 32])
+        ));
+        assert!(overlaps(
+            &block(0, 32, [0, 0], [4, 32]),
+            &block(0, 32, [3, 0], [2, 32])
+        ));
+        // A view two elements further on, with the same stride, overlaps.
+        assert!(overlaps(
+            &block(0, 32, [0, 0], [4, 8]),
+            &block(4, 32, [0, 0], [4, 8])
+        ));
+        // A narrow column view (stride 32) against a dense row view:
+        // element (1, 5) of the first is byte 2 * 37 = 74, inside the second.
+        assert!(overlaps(
+            &block(0, 32, [1, 5], [1, 1]),
+            &block(64, 16, [0, 0], [1, 16])
+        ));
+        assert!(!overlaps(
+            &block(0, 32, [1, 5], [1, 1]),
+            &block(80, 16, [0, 0], [1, 16])
+        ));
+        // Different memories never meet.
+        assert!(!overlaps(
+            &block(0, 32, [0, 0], [4, 32]),
+            &block(1 << 48, 32, [0, 0], [4, 32])
+        ));
+    }
 }
