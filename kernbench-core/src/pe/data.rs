@@ -119,9 +119,6 @@ fn gemm(
     for i in 0..m {
         for p in 0..kk {
             let x = a[i * k + p];
-            if x == 0.0 {
-                continue;
-            }
             let row = &b[p * n..p * n + nn];
             let o = &mut out[i * g.n..i * g.n + nn];
             for (oj, bj) in o.iter_mut().zip(row) {

@@ -11,7 +11,7 @@ use crate::topology::Topology;
 use crate::units::{Bandwidth, Ps};
 
 use super::data::BufferHome;
-use super::{token, ExecError, Executor, DONE, TILE};
+use super::{token, ExecError, Executor, DONE, FETCHED, TILE};
 
 /// Stage costs of one tile, from the topology.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +74,13 @@ impl TilePlan {
             t % self.kt,
         )
     }
+}
+
+/// Tiles of `g`'s plan, counted without overflow.
+pub(crate) fn tile_count(g: &GemmCmd, topo: &Topology) -> u64 {
+    let p = &topo.pe_gemm;
+    let t = |x: usize, t: u32| (x as u64).div_ceil(u64::from(t)).max(1);
+    t(g.m, p.tile_m) * t(g.k, p.tile_k) * t(g.n, p.tile_n)
 }
 
 /// Whether the GEMM streams any operand from HBM or SRAM.
@@ -190,8 +197,9 @@ impl GemmRun {
     }
 
     /// Runs Fetch, GEMM and write-back of tile `t`, whose operands are in
-    /// TCM from `ready`; logs its stages and returns nothing but state.
-    pub fn advance(&mut self, t: u32, ready: Ps, pe: u32, log: &mut impl FnMut(OpRecord)) {
+    /// TCM from `ready`; logs its stages and returns when its Fetch starts
+    /// (when its staged operands stop needing their buffer).
+    pub fn advance(&mut self, t: u32, ready: Ps, pe: u32, log: &mut impl FnMut(OpRecord)) -> Ps {
         let c = self.costs;
         let (_, _, ki) = self.plan.coords(t);
         let stage = |lane, name, start: Ps, end: Ps, bytes, macs| OpRecord {
@@ -217,6 +225,7 @@ impl GemmRun {
             log(stage(Lane::DmaOut, "write_back", ws, self.wb_end, 0, 0));
         }
         self.next = t + 1;
+        fs
     }
 
     pub fn end(&self) -> Ps {
@@ -282,7 +291,6 @@ impl Executor<'_> {
         run.parts[i] -= 1;
         if run.parts[i] == 0 {
             run.in_done[i] = now;
-            r.tiles_in_flight -= 1;
             self.log.push(OpRecord {
                 pe: s.global,
                 lane: Lane::DmaIn,
@@ -299,6 +307,15 @@ impl Executor<'_> {
         Ok(())
     }
 
+    /// A streamed tile's Fetch has started: its staging buffer is free for
+    /// the next tile's operands.
+    pub(super) fn tile_fetched(&mut self, slot: usize, now: Ps) -> Result<(), ExecError> {
+        if let Some(r) = self.slots[slot].cur.as_mut() {
+            r.tiles_in_flight = r.tiles_in_flight.saturating_sub(1);
+        }
+        self.refill_tiles(slot, now)
+    }
+
     /// Moves tiles whose operands have arrived, in order, through the
     /// pipeline; schedules the GEMM's completion after the last.
     pub(super) fn advance_tiles(&mut self, slot: usize) {
@@ -308,9 +325,14 @@ impl Executor<'_> {
         let log = &mut *self.log;
         while run.next < run.plan.tiles() && run.in_done[run.next as usize] != Ps::MAX {
             let t = run.next;
-            run.advance(t, run.in_done[t as usize], s.global, &mut |rec| {
+            let fetch = run.advance(t, run.in_done[t as usize], s.global, &mut |rec| {
                 log.push(rec)
             });
+            // The staging buffer of a streamed tile stays taken until its
+            // Fetch starts, which may be later than now.
+            if r.tile_bytes[t as usize] > 0 {
+                self.sim.schedule(fetch, token(FETCHED, slot, t));
+            }
         }
         if run.next == run.plan.tiles() {
             let (end, cmd) = (run.end(), run.cmd);

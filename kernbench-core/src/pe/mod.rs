@@ -152,6 +152,7 @@ const DONE: u64 = 3;
 const TILE: u64 = 4;
 const SENT: u64 = 5;
 const RECEIVED: u64 = 6;
+const FETCHED: u64 = 7;
 
 fn token(kind: u64, slot: usize, payload: u32) -> u64 {
     (kind << 56) | ((slot as u64) << 32) | u64::from(payload)
@@ -318,6 +319,7 @@ impl<'a> Executor<'a> {
                 }
                 DONE => self.complete(slot, payload as usize, now)?,
                 TILE => self.tile_part_done(slot, payload, now)?,
+                FETCHED => self.tile_fetched(slot, now)?,
                 SENT => self.sent(slot, payload, now)?,
                 RECEIVED => self.received(slot, payload, now)?,
                 _ => {}
@@ -525,6 +527,13 @@ impl<'a> Executor<'a> {
             }
             Command::Gemm(g) => {
                 let g = *g;
+                if gemm::tile_count(&g, &self.topo) > u64::from(u32::MAX) {
+                    let reason = format!(
+                        "a {}x{}x{} GEMM has more tiles than the PE scheduler can plan",
+                        g.m, g.k, g.n
+                    );
+                    return Err(self.cmd_error(slot, c, reason));
+                }
                 let mut run = GemmRun::new(c as u32, &g, &self.topo, now);
                 let (pe, log) = (s.global, &mut *self.log);
                 if gemm::needs_dma_in(&g) {
