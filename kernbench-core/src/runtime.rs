@@ -209,8 +209,12 @@ impl Device {
     /// A device with data execution on and op-log records kept.
     pub fn new(topo: &Topology) -> Self {
         let machine = Arc::new(Machine::new(topo));
+        let mut sim = Sim::new(machine.clone());
+        // The device waits on completion notices only; memory follows what
+        // is in flight, not the length of the session.
+        sim.keep_reports(false);
         Device {
-            sim: Sim::new(machine.clone()),
+            sim,
             machine,
             mem: DeviceMemory::new(),
             data: true,

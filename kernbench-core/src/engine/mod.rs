@@ -65,6 +65,9 @@ pub struct Sim {
     full_burst_ps: Vec<Ps>,
     burst: u64,
     transfers: Vec<Transfer>,
+    /// Slots of finished transfers, reused when reports are not kept.
+    free: Vec<u32>,
+    keep: bool,
     events: u64,
 }
 
@@ -80,6 +83,8 @@ impl Sim {
             full_burst_ps,
             burst,
             transfers: Vec::new(),
+            free: Vec::new(),
+            keep: true,
             events: 0,
         }
     }
@@ -158,23 +163,41 @@ impl Sim {
         let req_bytes = self.machine.topo.host.read_request_bytes;
         let mut data = Transfer::new(&self.machine, target, requester, bytes, 0, at)?;
         let mut req = Transfer::new(&self.machine, requester, target, req_bytes, setup_ps, at)?;
-        let req_id = self.transfers.len() as u32;
-        let data_id = req_id + 1;
-        req.then = Some(data_id);
-        data.head = req_id;
         data.token = token;
+        let data_id = self.insert(data);
+        req.then = Some(data_id);
         let req_id = self.launch(req);
-        self.transfers.push(data);
+        self.transfers[data_id as usize].head = req_id.0;
         Ok(req_id)
     }
 
-    fn launch(&mut self, mut t: Transfer) -> TransferId {
-        let id = self.transfers.len() as u32;
-        t.head = id;
+    fn launch(&mut self, t: Transfer) -> TransferId {
         let at = t.start + t.setup_ps;
-        self.transfers.push(t);
+        let id = self.insert(t);
+        self.transfers[id as usize].head = id;
         self.queue.push(at, Event::Inject { xfer: id });
         TransferId(id)
+    }
+
+    /// Stores a transfer, in a finished one's slot when reports are not kept.
+    fn insert(&mut self, t: Transfer) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.transfers[i as usize] = t;
+                i
+            }
+            None => {
+                self.transfers.push(t);
+                (self.transfers.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Whether finished transfers stay available to [`Self::report`]
+    /// (the default). A long-running model that only needs completion
+    /// notices turns this off, so memory follows what is in flight.
+    pub fn keep_reports(&mut self, keep: bool) {
+        self.keep = keep;
     }
 
     /// Runs until no event remains; returns the time of the last event.
@@ -188,6 +211,10 @@ impl Sim {
     /// the occupancy already granted; time does not go back.
     pub fn abort(&mut self) {
         self.queue.clear();
+        if !self.keep {
+            self.transfers.clear();
+            self.free.clear();
+        }
     }
 
     /// Processes events up to and including the next one the driving model
@@ -298,11 +325,20 @@ impl Sim {
                 self.queue.push(at, Event::Inject { xfer: next });
                 None
             }
-            None => Some(Notice::TransferDone {
+            None => {
                 // A read reports under its request's id, the one its caller holds.
-                id: TransferId(t.head),
-                token: t.token,
-            }),
+                let (head, token) = (t.head, t.token);
+                if !self.keep {
+                    self.free.push(xfer);
+                    if head != xfer {
+                        self.free.push(head);
+                    }
+                }
+                Some(Notice::TransferDone {
+                    id: TransferId(head),
+                    token,
+                })
+            }
         }
     }
 
