@@ -261,23 +261,17 @@ fn needs_ring(x: Ptr<f32>) {
     tl::store(x.block([0, 0], [64, 1024]), t);
 }
 
+/// `a @ a` for a 64 x 64 tensor in 32 x 32 blocks: four programs.
+fn square_matmul(a: Ptr<f16>) -> <kernels::matmul as Kernel>::Args {
+    kernels::matmul::args(a, a, a, 64, 64, 64, 32, 32, 32, Stage::Tcm.code())
+}
+
 #[test]
 fn a_failed_launch_leaves_nothing_behind() {
     let topo = Topology::default_topology();
     let run_gemm = |dev: &mut Device| {
         let a = dev.alloc::<f16>(Place::hbm(0, 1), 64, 64).unwrap();
-        let args = kernels::matmul::args(
-            a.ptr(),
-            a.ptr(),
-            a.ptr(),
-            64,
-            64,
-            64,
-            32,
-            32,
-            32,
-            Stage::Tcm.code(),
-        );
+        let args = square_matmul(a.ptr());
         let r = dev
             .launch::<kernels::matmul>(&args, &LaunchOptions::grid([2, 2, 1]))
             .unwrap();
@@ -298,18 +292,7 @@ fn a_pe_named_twice_runs_its_programs_one_after_another() {
     let topo = Topology::default_topology();
     let mut dev = Device::new(&topo);
     let a = dev.alloc::<f16>(Place::hbm(0, 0), 64, 64).unwrap();
-    let args = kernels::matmul::args(
-        a.ptr(),
-        a.ptr(),
-        a.ptr(),
-        64,
-        64,
-        64,
-        32,
-        32,
-        32,
-        Stage::Tcm.code(),
-    );
+    let args = square_matmul(a.ptr());
     let work = dev
         .trace::<kernels::matmul>(
             &args,
