@@ -69,7 +69,7 @@ pub enum RecordKind {
 /// One executed command or tile stage.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OpRecord {
-    /// Global PE index (see [`crate::runtime::PeLoc::global`]).
+    /// Global PE index (see [`crate::pe::PeLoc::global`]).
     pub pe: u32,
     pub lane: Lane,
     pub kind: RecordKind,

@@ -5,7 +5,7 @@
 //! concurrently. An engine starts its commands in order; a command starts
 //! once issued, once its engine has room (DMA keeps `pe_dma.outstanding`
 //! transfers in flight, the others one command) and once the scoreboard
-//! says its operands are ready ([`deps`]). DMA traffic and the GEMM
+//! says its operands are ready (`deps.rs`). DMA traffic and the GEMM
 //! pipeline's operand streaming are transfers on the shared fabric, so PEs
 //! contend for links and HBM pseudo-channels. Several programs mapped to
 //! one PE run back to back.
