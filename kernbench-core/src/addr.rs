@@ -14,23 +14,31 @@ pub enum Space {
     /// The cube's shared SRAM.
     Sram,
     /// A PE's tightly coupled memory.
-    Tcm { pe: u32 },
+    Tcm {
+        /// The PE within the cube.
+        pe: u32,
+    },
 }
 
 /// A decoded physical address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PhysAddr {
+    /// SIP index.
     pub sip: u32,
     /// Cube index within the SIP, row-major: `y * mesh_x + x`.
     pub cube: u32,
+    /// HBM, SRAM or a PE's TCM.
     pub space: Space,
+    /// Byte offset within that memory.
     pub offset: u64,
 }
 
 /// Where a transfer starts or ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Endpoint {
+    /// Host memory, behind PCIe.
     Host,
+    /// Device memory at an address.
     Mem(PhysAddr),
 }
 

@@ -15,11 +15,15 @@ pub struct LinkId(pub u32);
 /// What a link models; used for reports and for what-if edits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LinkKind {
+    /// Host to SIP 0.
     Pcie,
     /// The IO chiplet's CPU forwarding a request onto the NOC.
     IoCpu,
+    /// Between NOC routers (and io_cpu to the NOC).
     Noc,
+    /// Between consecutive SIPs.
     SipLink,
+    /// Between neighbouring cubes, or the NOC and a west-edge cube.
     Ucie,
     /// A crossbar port to or from a PE.
     PePort,
@@ -27,15 +31,20 @@ pub enum LinkKind {
     HbmPort,
     /// One HBM pseudo-channel (shared by reads and writes).
     HbmPc,
+    /// The crossbar's port to the cube's SRAM.
     SramPort,
 }
 
 /// A directed link with its timing parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
+    /// Where bursts enter.
     pub from: NodeId,
+    /// Where bursts leave.
     pub to: NodeId,
+    /// What the link models.
     pub kind: LinkKind,
+    /// Serialization rate.
     pub bw: Bandwidth,
     /// Fixed per-traversal cost (protocol, arbitration, access latency).
     pub overhead_ps: Ps,

@@ -27,8 +27,11 @@ pub enum NodeKind {
 /// state (link occupancy) beside it.
 #[derive(Debug, Clone)]
 pub struct Machine {
+    /// The description it was built from.
     pub topo: Topology,
+    /// Every node, indexed by [`NodeId`].
     pub nodes: Vec<NodeKind>,
+    /// Every directed link, indexed by [`LinkId`].
     pub links: Vec<Link>,
     by_ends: BTreeMap<(NodeId, NodeId), LinkId>,
     /// First pseudo-channel link of each (sip, cube), row-major by sip.
@@ -241,10 +244,12 @@ impl Machine {
         self.by_ends.get(&(a, b)).copied()
     }
 
+    /// The link `id`.
     pub fn link(&self, id: LinkId) -> &Link {
         &self.links[id.0 as usize]
     }
 
+    /// What node `id` is.
     pub fn node(&self, id: NodeId) -> NodeKind {
         self.nodes[id.0 as usize]
     }
@@ -269,12 +274,15 @@ impl Machine {
     fn sip_base(&self, sip: u32) -> u32 {
         1 + sip * self.per_sip
     }
+    /// SIP `sip`'s PCIe endpoint.
     pub fn pcie_ep(&self, sip: u32) -> NodeId {
         NodeId(self.sip_base(sip))
     }
+    /// SIP `sip`'s IO-chiplet CPU.
     pub fn io_cpu(&self, sip: u32) -> NodeId {
         NodeId(self.sip_base(sip) + 1)
     }
+    /// NOC router (x, y) of SIP `sip`.
     pub fn noc(&self, sip: u32, x: u32, y: u32) -> NodeId {
         NodeId(self.sip_base(sip) + 2 + y * self.topo.io_chiplet.noc.cols + x)
     }
@@ -282,18 +290,23 @@ impl Machine {
         let nocs = self.topo.io_chiplet.noc.cols * self.topo.system.cube_mesh.y;
         self.sip_base(sip) + 2 + nocs + cube * self.per_cube
     }
+    /// A cube's crossbar.
     pub fn xbar(&self, sip: u32, cube: u32) -> NodeId {
         NodeId(self.cube_base(sip, cube))
     }
+    /// A cube's HBM controller.
     pub fn hbm_ctrl(&self, sip: u32, cube: u32) -> NodeId {
         NodeId(self.cube_base(sip, cube) + 1)
     }
+    /// A cube's HBM slice.
     pub fn hbm(&self, sip: u32, cube: u32) -> NodeId {
         NodeId(self.cube_base(sip, cube) + 2)
     }
+    /// A cube's SRAM.
     pub fn sram(&self, sip: u32, cube: u32) -> NodeId {
         NodeId(self.cube_base(sip, cube) + 3)
     }
+    /// A PE (its DMA port and TCM).
     pub fn pe(&self, sip: u32, cube: u32, pe: u32) -> NodeId {
         NodeId(self.cube_base(sip, cube) + 4 + pe)
     }

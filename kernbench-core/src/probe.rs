@@ -29,6 +29,7 @@ pub enum ProbeCase {
 }
 
 impl ProbeCase {
+    /// Every case, in report order.
     pub const ALL: [ProbeCase; 5] = [
         ProbeCase::HostWrite,
         ProbeCase::HostRead,
@@ -37,6 +38,7 @@ impl ProbeCase {
         ProbeCase::PeRemoteSip,
     ];
 
+    /// The case's command-line name.
     pub fn name(self) -> &'static str {
         match self {
             ProbeCase::HostWrite => "host-write",
@@ -47,6 +49,7 @@ impl ProbeCase {
         }
     }
 
+    /// The case called `name`.
     pub fn from_name(name: &str) -> Result<Self, ProbeError> {
         Self::ALL
             .into_iter()
@@ -80,17 +83,24 @@ pub enum ProbeError {
 /// burst) and the last byte arrived, relative to the transfer's start.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoutePoint {
+    /// The node's name, e.g. `sip0.cube(3,3).xbar`.
     pub node: String,
+    /// First byte's arrival, ns from the start.
     pub t_ns: f64,
+    /// Last byte's arrival, ns from the start.
     pub last_ns: f64,
 }
 
 /// One size of the bandwidth sweep.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SweepPoint {
+    /// Transfer size.
     pub bytes: u64,
+    /// Its latency.
     pub latency_ns: f64,
+    /// bytes / latency, GB/s.
     pub effective_bw_gbs: f64,
+    /// Effective over bottleneck bandwidth.
     pub utilization: f64,
 }
 
@@ -105,7 +115,9 @@ pub struct Split {
     pub wire_ns: f64,
     /// Serialization at the bottleneck plus queueing.
     pub drain_ns: f64,
+    /// bytes / latency, GB/s.
     pub effective_bw_gbs: f64,
+    /// The slowest link of the route (a pseudo-channel group counts whole), GB/s.
     pub bottleneck_bw_gbs: f64,
     /// `effective_bw_gbs / bottleneck_bw_gbs`.
     pub utilization: f64,
@@ -114,11 +126,16 @@ pub struct Split {
 /// Everything probe reports about one case.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaseReport {
+    /// The case's name.
     pub name: String,
+    /// Size of the summary's transfer.
     pub bytes: u64,
+    /// Its latency split and bandwidth.
     #[serde(flatten)]
     pub split: Split,
+    /// When its bytes reached each node.
     pub route: Vec<RoutePoint>,
+    /// The bandwidth sweep.
     pub sweep: Vec<SweepPoint>,
 }
 
@@ -132,6 +149,7 @@ impl std::ops::Deref for CaseReport {
 /// The probe's whole output (the `--json` document).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProbeReport {
+    /// One report per case probed.
     pub cases: Vec<CaseReport>,
 }
 
@@ -141,7 +159,9 @@ pub const SWEEP_BYTES: [u64; 5] = [4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 
 /// A single transfer's measurement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {
+    /// What the engine recorded.
     pub report: TransferReport,
+    /// The latency split derived from it.
     pub split: Split,
 }
 

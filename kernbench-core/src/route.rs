@@ -11,7 +11,9 @@ use crate::machine::Machine;
 /// lane its address interleaves to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hop {
+    /// The link (the first of the group when `lanes > 1`).
     pub link: LinkId,
+    /// Parallel links in the group (1 for an ordinary link).
     pub lanes: u32,
     /// The node the hop arrives at.
     pub to: NodeId,
@@ -20,7 +22,9 @@ pub struct Hop {
 /// The path of a transfer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// The source node.
     pub from: NodeId,
+    /// Hops in order; empty within one PE's TCM.
     pub hops: Vec<Hop>,
 }
 

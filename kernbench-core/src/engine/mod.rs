@@ -72,6 +72,7 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// A simulation at time 0 with idle links.
     pub fn new(machine: Arc<Machine>) -> Self {
         let links = machine.links.len();
         let burst = machine.topo.hbm.burst_bytes;
@@ -89,6 +90,7 @@ impl Sim {
         }
     }
 
+    /// The machine simulated.
     pub fn machine(&self) -> &Machine {
         &self.machine
     }

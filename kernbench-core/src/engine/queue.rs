@@ -41,6 +41,7 @@ impl<T> Default for EventQueue<T> {
 }
 
 impl<T> EventQueue<T> {
+    /// An empty queue at time 0.
     pub fn new() -> Self {
         EventQueue {
             now: VecDeque::new(),
@@ -52,10 +53,12 @@ impl<T> EventQueue<T> {
         }
     }
 
+    /// Pending events.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -13,6 +13,7 @@ pub struct TransferId(pub u32);
 /// First and last arrival of a transfer's bytes at one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HopTime {
+    /// The node.
     pub node: NodeId,
     /// The first burst's head arrived.
     pub first: Ps,
@@ -120,8 +121,11 @@ impl Transfer {
 /// passed each node of its route(s).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransferReport {
+    /// Bytes moved (the data phase's, for a read).
     pub bytes: u64,
+    /// When it was started.
     pub start: Ps,
+    /// When its last byte arrived.
     pub done: Ps,
     /// Setup cost paid before the first byte moved (all phases).
     pub setup_ps: Ps,
