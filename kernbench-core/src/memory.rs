@@ -23,14 +23,20 @@ pub struct DeviceMemory {
 /// `row_stride` elements apart, starting at `at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// Address of element `[0, 0]`.
     pub at: PhysAddr,
+    /// Rows, in elements.
     pub rows: usize,
+    /// Columns, in elements.
     pub cols: usize,
+    /// Elements from the start of one row to the next.
     pub row_stride: usize,
+    /// Element type as stored in memory.
     pub dtype: DType,
 }
 
 impl DeviceMemory {
+    /// Empty memory: every byte reads as zero until written.
     pub fn new() -> Self {
         Self::default()
     }

@@ -30,6 +30,7 @@ pub enum Lane {
 }
 
 impl Lane {
+    /// Every lane, in declaration order.
     pub const ALL: [Lane; 7] = [
         Lane::Dma,
         Lane::DmaIn,
@@ -40,6 +41,8 @@ impl Lane {
         Lane::Ipcq,
     ];
 
+    /// Stable name: the key of [`crate::runtime::RunReport::lanes`] and the
+    /// timeline thread name.
     pub fn name(self) -> &'static str {
         match self {
             Lane::Dma => "dma",
@@ -71,15 +74,22 @@ pub enum RecordKind {
 pub struct OpRecord {
     /// Global PE index (see [`crate::pe::PeLoc::global`]).
     pub pe: u32,
+    /// The engine it ran on.
     pub lane: Lane,
+    /// A whole command or a GEMM tile stage.
     pub kind: RecordKind,
     /// Short name for timelines (`dma_read`, `gemm`, `exp`, `tile`...).
     pub name: &'static str,
     /// Index of the command in its program's stream.
     pub cmd: u32,
+    /// Start, ps of simulated time.
     pub start: Ps,
+    /// End, ps of simulated time.
     pub end: Ps,
+    /// Bytes moved (0 for compute).
     pub bytes: u64,
+    /// MACs: m x k x n for a GEMM command, the padded tile's for a tile's
+    /// MAC stage, else 0.
     pub macs: u64,
 }
 
@@ -88,10 +98,15 @@ pub struct OpRecord {
 pub struct OpLogSummary {
     /// `GemmCmd`s (one per `tl::dot`), not tiles.
     pub gemm_count: u64,
+    /// `DmaRead` commands.
     pub dma_read_count: u64,
+    /// `DmaWrite` commands.
     pub dma_write_count: u64,
+    /// Vector-engine (`Math`) commands.
     pub math_count: u64,
+    /// IPCQ sends.
     pub ipcq_send_count: u64,
+    /// IPCQ receives.
     pub ipcq_recv_count: u64,
     /// Tiles of all GEMM tile plans.
     pub gemm_tile_count: u64,
@@ -109,7 +124,9 @@ pub struct OpLogSummary {
 /// up); `occupied` is wall-clock time with at least one record active.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LaneTime {
+    /// Sum of record durations, ns.
     pub busy_ns: f64,
+    /// Wall-clock time with at least one record active, ns.
     pub occupied_ns: f64,
 }
 
@@ -132,6 +149,7 @@ impl OpLog {
         }
     }
 
+    /// Logs a record into the summaries, and keeps it if records are kept.
     pub fn push(&mut self, r: OpRecord) {
         let s = &mut self.summary;
         s.records += 1;
@@ -166,6 +184,7 @@ impl OpLog {
         }
     }
 
+    /// Counts and totals so far.
     pub fn summary(&self) -> OpLogSummary {
         self.summary
     }
@@ -175,6 +194,7 @@ impl OpLog {
         &self.records
     }
 
+    /// Whether individual records are kept.
     pub fn keeps_records(&self) -> bool {
         self.keep
     }

@@ -21,6 +21,7 @@ pub enum BufferKind {
 }
 
 impl BufferKind {
+    /// Lower-case name (`tcm`, `sram`, `hbm`), as bench options spell it.
     pub fn name(self) -> &'static str {
         match self {
             BufferKind::Tcm => "tcm",
@@ -29,6 +30,7 @@ impl BufferKind {
         }
     }
 
+    /// Inverse of [`Self::name`]; `None` for an unknown name.
     pub fn from_name(s: &str) -> Option<Self> {
         [BufferKind::Tcm, BufferKind::Sram, BufferKind::Hbm]
             .into_iter()
@@ -69,6 +71,8 @@ pub enum RingKind {
 }
 
 impl RingKind {
+    /// The name bench options use (`intracube_pe_ring`,
+    /// `intercube_multisip`, `sip`).
     pub fn name(self) -> &'static str {
         match self {
             RingKind::IntracubePe => "intracube_pe_ring",
@@ -77,6 +81,7 @@ impl RingKind {
         }
     }
 
+    /// Inverse of [`Self::name`]; `None` for an unknown name.
     pub fn from_name(s: &str) -> Option<Self> {
         [
             RingKind::IntracubePe,
@@ -91,12 +96,18 @@ impl RingKind {
 /// Why a ring cannot be installed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RingError {
+    /// The ring would have fewer than 2 ranks, or more than the topology has
+    /// room for.
     #[error("ring `{kind}` needs 2 to {max} ranks on this topology, not {n}")]
     Size {
+        /// The ring kind's [`RingKind::name`].
         kind: &'static str,
+        /// Ranks asked for.
         n: usize,
+        /// Most ranks this kind can have on the topology.
         max: usize,
     },
+    /// A ring PE does not exist on the topology.
     #[error(transparent)]
     Addr(#[from] AddrError),
 }
@@ -104,11 +115,14 @@ pub enum RingError {
 /// An installed ring: rank `r` runs on `pes[r]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ring {
+    /// How the ring was formed.
     pub kind: RingKind,
+    /// The PE of each rank, in rank order.
     pub pes: Vec<PeLoc>,
 }
 
 impl Ring {
+    /// Number of ranks.
     pub fn world_size(&self) -> usize {
         self.pes.len()
     }

@@ -44,8 +44,11 @@ use crate::units::{ns_to_ps, ps_to_ns, Ps};
 /// Where a tensor is allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Place {
+    /// SIP index.
     pub sip: u32,
+    /// Cube index within the SIP.
     pub cube: u32,
+    /// Memory within the cube: HBM, SRAM or a PE's TCM.
     pub space: Space,
 }
 
@@ -88,12 +91,15 @@ impl<T: Elem> Tensor<T> {
     pub fn ptr(&self) -> Ptr<T> {
         self.ptr
     }
+    /// Rows, in elements.
     pub fn rows(&self) -> usize {
         self.ptr.rows()
     }
+    /// Columns, in elements.
     pub fn cols(&self) -> usize {
         self.ptr.cols()
     }
+    /// Physical address of element `[0, 0]`.
     pub fn addr(&self) -> PhysAddr {
         self.addr
     }
@@ -128,16 +134,20 @@ pub enum Mapping {
 pub struct LaunchOptions {
     /// Programs per axis; `tl::program_id(a)` ranges over `0..grid[a]`.
     pub grid: [usize; 3],
+    /// Which PE runs each program; [`Mapping::Spread`] unless set with
+    /// [`Self::on`].
     pub mapping: Mapping,
 }
 
 impl LaunchOptions {
+    /// A launch of `grid` programs with the [`Mapping::Spread`] mapping.
     pub fn grid(grid: [usize; 3]) -> Self {
         LaunchOptions {
             grid,
             mapping: Mapping::Spread,
         }
     }
+    /// Replaces the mapping.
     pub fn on(mut self, mapping: Mapping) -> Self {
         self.mapping = mapping;
         self
@@ -147,9 +157,13 @@ impl LaunchOptions {
 /// What a launch did: time, counts, per-engine time and the op log.
 #[derive(Debug, Clone)]
 pub struct RunReport {
+    /// Name of the kernel launched.
     pub kernel: String,
+    /// Programs run.
     pub programs: usize,
+    /// Distinct PEs the programs ran on.
     pub pes: usize,
+    /// Simulated time of the launch, ns since the device was created.
     pub start_ns: f64,
     /// From the launch (host sends descriptors) to the last program's end.
     pub wall_ns: f64,
@@ -158,37 +172,64 @@ pub struct RunReport {
     pub kernel_ns: f64,
     /// Engine events the run took to simulate.
     pub events: u64,
+    /// Op and byte counts of the run.
     pub summary: OpLogSummary,
+    /// Busy and occupied time of each engine lane, keyed by
+    /// [`Lane::name`](crate::oplog::Lane::name).
     pub lanes: BTreeMap<&'static str, LaneTime>,
     /// MAC-array busy time over `wall x pes`, percent.
     pub gemm_util_pct: f64,
     /// Useful MACs (m x k x n) over `wall x pes x peak`, percent.
     pub useful_eff_pct: f64,
+    /// The run's op log (individual records only if the device keeps them).
     pub log: OpLog,
 }
 
 /// Why a host operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// A kernel failed to trace: a misused `tl::` operation, or buffers that
+    /// overflow the TCM scratch or the SRAM window.
     #[error(transparent)]
     Trace(#[from] TraceError),
+    /// A program failed while running, or the PEs deadlocked.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// A [`Place`] or tensor argument names memory that does not exist on
+    /// the topology.
     #[error(transparent)]
     Addr(#[from] AddrError),
+    /// A host transfer found no route between the host and the memory.
     #[error(transparent)]
     Route(#[from] RouteError),
+    /// An allocation does not fit in what is left of its place.
     #[error("out of memory in {place:?}: {need} bytes requested, {free} free")]
-    OutOfMemory { place: Place, need: u64, free: u64 },
+    OutOfMemory {
+        /// Where the allocation was asked for.
+        place: Place,
+        /// Bytes the tensor needs.
+        need: u64,
+        /// Bytes left at `place` (after alignment).
+        free: u64,
+    },
+    /// A host array's shape differs from the tensor's.
     #[error("shape mismatch: tensor is {expected:?}, array is {got:?}")]
     Shape {
+        /// The tensor's `[rows, cols]`.
         expected: [usize; 2],
+        /// The array's `[rows, cols]`.
         got: [usize; 2],
     },
+    /// [`Device::read`] on a device running timing-only
+    /// ([`Device::with_data`] `false`).
     #[error("cannot read tensor values: the device runs timing-only (data off)")]
     DataDisabled,
+    /// The launch is invalid (empty grid, a mapping naming no PE), or a
+    /// tensor-parallel group has shut down or one of its ranks panicked.
     #[error("invalid launch: {0}")]
     Launch(String),
+    /// A tensor-parallel collective failed: ranks disagreed (tensor shapes,
+    /// all-reduce vs barrier) or the all-reduce itself failed.
     #[error("{0}")]
     Collective(String),
 }
@@ -235,10 +276,12 @@ impl Device {
         self
     }
 
+    /// The modeled machine (nodes, links, engines) the device simulates.
     pub fn machine(&self) -> &Arc<Machine> {
         &self.machine
     }
 
+    /// The topology the device was built from.
     pub fn topology(&self) -> &Topology {
         &self.machine.topo
     }
@@ -513,12 +556,19 @@ impl RunReport {
 /// Per-stage wall-clock occupancy in the shape the benches print.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct EngineTimes {
+    /// GEMM stage 1 (operand tiles into TCM), ns.
     pub dma_in_ns: f64,
+    /// GEMM stage 2 (TCM into the MAC array), ns.
     pub fetch_ns: f64,
+    /// GEMM stage 3 (the MAC array), ns.
     pub gemm_ns: f64,
+    /// GEMM stage 4 (result tiles written back), ns.
     pub dma_out_ns: f64,
+    /// The PE DMA engines (`DmaRead` / `DmaWrite` commands), ns.
     pub dma_ns: f64,
+    /// The vector engines, ns.
     pub math_ns: f64,
+    /// Inter-PE queues, ns.
     pub ipcq_ns: f64,
 }
 

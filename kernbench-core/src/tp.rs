@@ -43,6 +43,7 @@ type Reply = Result<Option<RunReport>, RuntimeError>;
 #[derive(Debug, thiserror::Error)]
 #[error("{}", errors.iter().map(|(r, e)| format!("rank {r}: {e}")).collect::<Vec<_>>().join("; "))]
 pub struct SpawnError {
+    /// `(rank, error)` of every rank that failed, in rank order.
     pub errors: Vec<(usize, RuntimeError)>,
 }
 
@@ -61,10 +62,12 @@ fn gone() -> RuntimeError {
 }
 
 impl Rank {
+    /// This rank, `0..world_size()`; also its SIP.
     pub fn rank(&self) -> usize {
         self.rank
     }
 
+    /// Number of ranks: the SIPs of the topology.
     pub fn world_size(&self) -> usize {
         self.world
     }

@@ -35,8 +35,11 @@ use ipcq::Ipcq;
 /// A PE's place in the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PeLoc {
+    /// SIP index.
     pub sip: u32,
+    /// Cube index within the SIP.
     pub cube: u32,
+    /// PE index within the cube.
     pub pe: u32,
 }
 
@@ -72,18 +75,32 @@ impl PeLoc {
 /// Why a launch could not run to completion.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// A command failed while running (e.g. a received IPCQ message does not
+    /// match the receive buffer's shape or dtype).
     #[error("kernel `{kernel}` on {pe}: command #{cmd} `{text}`: {reason}")]
     Command {
+        /// Name of the kernel.
         kernel: String,
+        /// Name of the PE's node in the machine.
         pe: String,
+        /// Index of the command in its program's stream.
         cmd: usize,
+        /// The command as text.
         text: String,
+        /// Why it failed.
         reason: String,
     },
+    /// No event remains but PEs still wait (e.g. on a receive no rank sends
+    /// to).
     #[error("deadlock: no event remains but PEs still wait:\n{}", waiting.join("\n"))]
-    Deadlock { waiting: Vec<String> },
+    Deadlock {
+        /// One line per stuck PE: what it is waiting on.
+        waiting: Vec<String>,
+    },
+    /// A transfer found no route through the fabric.
     #[error(transparent)]
     Route(#[from] RouteError),
+    /// A command names memory that does not exist on the topology.
     #[error(transparent)]
     Addr(#[from] AddrError),
 }
@@ -91,6 +108,7 @@ pub enum ExecError {
 /// One program instance to run on a PE.
 #[derive(Debug, Clone)]
 pub struct Program {
+    /// The traced commands, run in order.
     pub stream: CommandStream,
 }
 
@@ -236,7 +254,9 @@ pub struct Executor<'a> {
 /// When a launch's programs ran: the first started, the last finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
+    /// When the first program started, ps of simulated time.
     pub first_start: Ps,
+    /// When the last program finished, ps of simulated time.
     pub end: Ps,
 }
 
