@@ -48,23 +48,21 @@ fn total(streams: &[CommandStream]) -> StreamCounts {
 }
 
 fn writes(s: &CommandStream) -> Vec<BlockRef> {
-    s.commands
-        .iter()
-        .filter_map(|c| match c {
-            Command::DmaWrite { dst, .. } => Some(*dst),
-            _ => None,
-        })
-        .collect()
+    blocks(s, |c| match c {
+        Command::DmaWrite { dst, .. } => Some(*dst),
+        _ => None,
+    })
 }
 
 fn reads(s: &CommandStream) -> Vec<BlockRef> {
-    s.commands
-        .iter()
-        .filter_map(|c| match c {
-            Command::DmaRead { src, .. } => Some(*src),
-            _ => None,
-        })
-        .collect()
+    blocks(s, |c| match c {
+        Command::DmaRead { src, .. } => Some(*src),
+        _ => None,
+    })
+}
+
+fn blocks(s: &CommandStream, pick: impl Fn(&Command) -> Option<BlockRef>) -> Vec<BlockRef> {
+    s.commands.iter().filter_map(pick).collect()
 }
 
 #[test]

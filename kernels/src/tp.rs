@@ -8,7 +8,7 @@ use kernbench_core::dsl::prelude::*;
 use kernbench_core::ring::{BufferKind, Ring};
 use kernbench_core::runtime::{Device, LaunchOptions, RunReport, RuntimeError, Tensor};
 use kernbench_core::tp::{self, Rank, SpawnError};
-use ndarray::{s, Array2};
+use ndarray::{s, Array2, Axis, Slice};
 
 use crate::{matmul, matmul_grid, ring_allreduce, ReduceOp};
 
@@ -71,16 +71,16 @@ fn linear(rank: &Rank, x: &Tensor<f16>, w: &Tensor<f16>) -> Result<Tensor<f16>, 
     Ok(y)
 }
 
-/// Columns `[r n/w, (r+1) n/w)` of `a` (ranks split evenly; the last takes
-/// any remainder).
-fn shard_cols(a: &Array2<f32>, rank: usize, world: usize) -> Array2<f32> {
-    let (s0, s1) = (rank * a.ncols() / world, (rank + 1) * a.ncols() / world);
-    a.slice(s![.., s0..s1]).to_owned()
-}
-
-fn shard_rows(a: &Array2<f32>, rank: usize, world: usize) -> Array2<f32> {
-    let (s0, s1) = (rank * a.nrows() / world, (rank + 1) * a.nrows() / world);
-    a.slice(s![s0..s1, ..]).to_owned()
+/// Rank `rank`'s share of `a` along `axis` (ranks split evenly; the last
+/// takes any remainder), written to the rank's HBM.
+fn upload_shard(rank: &Rank, a: &Array2<f32>, axis: Axis) -> Result<Tensor<f16>, RuntimeError> {
+    let (r, w, len) = (rank.rank(), rank.world_size(), a.len_of(axis));
+    let shard = a
+        .slice_axis(axis, Slice::from(r * len / w..(r + 1) * len / w))
+        .to_owned();
+    let t = rank.alloc::<f16>(shard.nrows(), shard.ncols())?;
+    rank.write(&t, &shard)?;
+    Ok(t)
 }
 
 /// A linear layer whose weight is split by output columns: each rank
@@ -93,10 +93,9 @@ pub struct ColumnParallelLinear {
 impl ColumnParallelLinear {
     /// Takes this rank's shard of the full `in x out` weight.
     pub fn new(rank: &Rank, full: &Array2<f32>) -> Result<Self, RuntimeError> {
-        let shard = shard_cols(full, rank.rank(), rank.world_size());
-        let weight = rank.alloc::<f16>(shard.nrows(), shard.ncols())?;
-        rank.write(&weight, &shard)?;
-        Ok(ColumnParallelLinear { weight })
+        Ok(ColumnParallelLinear {
+            weight: upload_shard(rank, full, Axis(1))?,
+        })
     }
 
     /// `x @ W[:, shard]`: this rank's columns of the output.
@@ -114,10 +113,9 @@ pub struct RowParallelLinear {
 
 impl RowParallelLinear {
     pub fn new(rank: &Rank, full: &Array2<f32>) -> Result<Self, RuntimeError> {
-        let shard = shard_rows(full, rank.rank(), rank.world_size());
-        let weight = rank.alloc::<f16>(shard.nrows(), shard.ncols())?;
-        rank.write(&weight, &shard)?;
-        Ok(RowParallelLinear { weight })
+        Ok(RowParallelLinear {
+            weight: upload_shard(rank, full, Axis(0))?,
+        })
     }
 
     /// `all_reduce(x_shard @ W[shard, :])`: the whole output on every rank,

@@ -490,47 +490,47 @@ impl<'a> Executor<'a> {
             .map_err(|e| self.cmd_error(slot, c, e.to_string()))
     }
 
+    /// Starts a DMA command's transfer (a request and the data for a read);
+    /// a fully masked block moves nothing and completes at once.
+    fn dma(
+        &mut self,
+        from: PhysAddr,
+        to: PhysAddr,
+        bytes: u64,
+        read: bool,
+        now: Ps,
+        tok: u64,
+    ) -> Result<(), ExecError> {
+        let (from, to, setup) = (Endpoint::Mem(from), Endpoint::Mem(to), self.costs.dma_setup);
+        match (bytes, read) {
+            (0, _) => self.sim.schedule(now, tok),
+            (b, true) => {
+                self.sim.start_read_tagged(to, from, b, setup, now, tok)?;
+            }
+            (b, false) => {
+                self.sim.start_copy_tagged(from, to, b, setup, now, tok)?;
+            }
+        }
+        Ok(())
+    }
+
     fn start(&mut self, slot: usize, c: usize, now: Ps) -> Result<(), ExecError> {
         let s = &self.slots[slot];
         let Some(r) = s.cur.as_ref() else {
             return Ok(());
         };
         let done_tok = token(DONE, slot, c as u32);
-        let setup = self.costs.dma_setup;
         match &r.stream.commands[c] {
             Command::DmaRead { src, dst } => {
-                let to = Endpoint::Mem(s.home.addr(&r.stream.buffers[dst.index()]));
+                // A read: the request goes to the block, the data comes back.
+                let to = s.home.addr(&r.stream.buffers[dst.index()]);
                 let from = self.block_addr(slot, c, src)?;
-                match src.valid_bytes() {
-                    0 => self.sim.schedule(now, done_tok),
-                    b => {
-                        self.sim.start_read_tagged(
-                            to,
-                            Endpoint::Mem(from),
-                            b,
-                            setup,
-                            now,
-                            done_tok,
-                        )?;
-                    }
-                }
+                self.dma(from, to, src.valid_bytes(), true, now, done_tok)?;
             }
             Command::DmaWrite { src, dst } => {
-                let from = Endpoint::Mem(s.home.addr(&r.stream.buffers[src.index()]));
+                let from = s.home.addr(&r.stream.buffers[src.index()]);
                 let to = self.block_addr(slot, c, dst)?;
-                match dst.valid_bytes() {
-                    0 => self.sim.schedule(now, done_tok),
-                    b => {
-                        self.sim.start_copy_tagged(
-                            from,
-                            Endpoint::Mem(to),
-                            b,
-                            setup,
-                            now,
-                            done_tok,
-                        )?;
-                    }
-                }
+                self.dma(from, to, dst.valid_bytes(), false, now, done_tok)?;
             }
             Command::Math(m) => {
                 let out = r.stream.buffers[m.out.index()];
