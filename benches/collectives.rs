@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use kernbench::bench::ring::{run_allreduce, AllReduceConfig};
+use kernbench::bench::ring::{run_allreduce, AllReduceConfig, Home};
 use kernbench::bench::RunMode;
-use kernbench_core::ring::{BufferKind, RingKind};
+use kernbench_core::host::{BufferKind, RingKind};
 use kernbench_core::Topology;
 use kernels::ReduceOp;
 
@@ -21,7 +21,7 @@ fn allreduce_intracube(topo: &Topology, bytes: u64, data: bool) -> f64 {
         ranks: 8,
         seg: 16384,
         op: ReduceOp::Sum,
-        hbm_home: true,
+        home: Home::Hbm,
     };
     let mode = RunMode {
         check: false,

@@ -9,8 +9,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kernbench_core::engine::{EventQueue, Sim};
-use kernbench_core::probe::{self, ProbeCase};
+use kernbench_core::fabric::engine::{EventQueue, Sim};
+use kernbench_core::fabric::probe::{self, ProbeCase};
 use kernbench_core::{Machine, Topology};
 
 const EVENTS: u64 = 1_000_000;

@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use half::f16;
 use kernbench::bench::{self, RunMode};
 use kernbench_core::dsl::Stage;
-use kernbench_core::runtime::{Device, LaunchOptions, Place};
+use kernbench_core::host::{Device, LaunchOptions, Place};
 use kernbench_core::Topology;
 use kernels::{matmul, matmul_grid};
 

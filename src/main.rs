@@ -39,15 +39,13 @@ enum Command {
 }
 
 fn run(cli: Cli) -> Result<String, CliError> {
-    if let Command::List = cli.command {
-        return Ok(cli::run::list());
-    }
-    let topo = cli::load_topology(&cli.topology)?;
+    // Listing needs no machine; every other command loads the topology.
+    let load = || cli::load_topology(&cli.topology);
     match cli.command {
         Command::List => Ok(cli::run::list()),
-        Command::Probe(args) => cli::probe::run(&topo, &args),
+        Command::Probe(args) => cli::probe::run(&load()?, &args),
         Command::Run(args) => {
-            let (out, ok) = cli::run::run(&topo, &args)?;
+            let (out, ok) = cli::run::run(&load()?, &args)?;
             if ok {
                 Ok(out)
             } else {
@@ -59,7 +57,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
             }
         }
         Command::Lower { kernel, params } => {
-            cli::lower::run(&topo, &kernel, &cli::parse_params(&params)?)
+            cli::lower::run(&load()?, &kernel, &cli::parse_params(&params)?)
         }
     }
 }

@@ -4,14 +4,14 @@
 mod common;
 
 use common::topo_with;
-use kernbench::bench::ring::{run_allreduce, AllReduceConfig};
+use kernbench::bench::ring::{run_allreduce, AllReduceConfig, Home};
 use kernbench::bench::RunMode;
 use kernbench_core::dsl::prelude::*;
 use kernbench_core::dsl::CommandKind;
+use kernbench_core::exec::oplog::RecordKind;
+use kernbench_core::host::{BufferKind, Ring, RingKind};
+use kernbench_core::host::{Device, Place, RuntimeError};
 use kernbench_core::model::AllReduceModel;
-use kernbench_core::oplog::RecordKind;
-use kernbench_core::ring::{BufferKind, Ring, RingKind};
-use kernbench_core::runtime::{Device, Place, RuntimeError};
 use kernbench_core::Topology;
 use kernels::ReduceOp;
 use proptest::prelude::*;
@@ -24,7 +24,7 @@ fn cfg(ring: RingKind, ranks: usize, bytes: u64, buffer: BufferKind) -> AllReduc
         ranks,
         seg: 16384,
         op: ReduceOp::Sum,
-        hbm_home: true,
+        home: Home::Hbm,
     }
 }
 
@@ -84,17 +84,13 @@ fn each_rank_sends_and_receives_2_n_minus_1_times_per_group() {
         );
         c.seg = 64;
         let s = run_allreduce(&topo, &c, timing()).unwrap().summary();
-        let per_rank = 2 * (n as u64 - 1);
-        assert_eq!(s.ipcq_send_count, n as u64 * per_rank, "n={n}");
-        assert_eq!(s.ipcq_recv_count, n as u64 * per_rank, "n={n}");
+        let per_rank = 2 * (n - 1);
+        assert_eq!(s.commands.ipcq_send, n * per_rank, "n={n}");
+        assert_eq!(s.commands.ipcq_recv, n * per_rank, "n={n}");
         // Segmenting into g groups multiplies the messages by g.
         c.seg = 16;
         let s = run_allreduce(&topo, &c, timing()).unwrap().summary();
-        assert_eq!(
-            s.ipcq_send_count,
-            4 * n as u64 * per_rank,
-            "n={n}, 4 groups"
-        );
+        assert_eq!(s.commands.ipcq_send, 4 * n * per_rank, "n={n}, 4 groups");
     }
 }
 
@@ -135,7 +131,7 @@ fn large_messages_approach_the_bound_of_the_ring() {
     let bytes = 1 << 20;
     let mut c = cfg(RingKind::IntracubePe, n, bytes, BufferKind::Tcm);
     // Buffers in the ranks' own TCM: nothing but the ring's links limits it.
-    c.hbm_home = false;
+    c.home = Home::Tcm;
     let r = run_allreduce(&topo, &c, timing()).unwrap();
     let link = topo.xbar.pe_port_bw_gbs;
     let busbw = r.extra["busbw_gbs"];
@@ -161,7 +157,7 @@ fn small_messages_cost_per_step_overheads() {
     let steps = 2.0 * (n as f64 - 1.0);
     let run = |t: &Topology| {
         let mut c = cfg(RingKind::IntracubePe, n, 256, BufferKind::Tcm);
-        c.hbm_home = false;
+        c.home = Home::Tcm;
         run_allreduce(t, &c, timing()).unwrap()
     };
     let base = Topology::default_topology();

@@ -3,7 +3,7 @@
 mod common;
 
 use common::machine;
-use kernbench_core::engine::Sim;
+use kernbench_core::fabric::engine::Sim;
 use kernbench_core::{Endpoint, PhysAddr, Space, Topology};
 
 const MIB: u64 = 1 << 20;

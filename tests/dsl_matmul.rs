@@ -2,7 +2,7 @@
 //! masking at ragged edges and the three operand-staging variants.
 
 use kernbench::prelude::*;
-use kernbench_core::dsl::{BlockRef, Command, Operand, Space, StreamCounts};
+use kernbench_core::dsl::{BlockRef, Command, CommandCounts, Operand, Space};
 use kernels::{matmul, matmul_grid};
 use proptest::prelude::*;
 
@@ -39,8 +39,8 @@ fn trace_all(s: &Shape, stage: Stage) -> Vec<CommandStream> {
     out
 }
 
-fn total(streams: &[CommandStream]) -> StreamCounts {
-    let mut c = StreamCounts::default();
+fn total(streams: &[CommandStream]) -> CommandCounts {
+    let mut c = CommandCounts::default();
     for s in streams {
         c += s.counts();
     }

@@ -7,7 +7,7 @@ use common::topo_with;
 use kernbench::bench::{self, RunMode};
 use kernbench_core::dsl::prelude::*;
 use kernbench_core::dsl::Stage;
-use kernbench_core::runtime::{Device, LaunchOptions, Place, RuntimeError};
+use kernbench_core::host::{Device, LaunchOptions, Place, RuntimeError};
 use kernbench_core::Topology;
 use proptest::prelude::*;
 
@@ -46,7 +46,7 @@ proptest! {
         for variant in ["hbm_ref", "tcm", "sram"] {
             let (m_, k_, n_) = (m.to_string(), k.to_string(), n.to_string());
             let (bm, bn, bk) = (blocks.0.to_string(), blocks.1.to_string(), blocks.2.to_string());
-            let r = run(&topo, "gemm", &[("m", &m_), ("k", &k_), ("n", &n_), ("variant", variant),
+            let r = run(&topo, "gemm", &[("m", &m_), ("k", &k_), ("n", &n_), ("staging", variant),
                 ("bm", &bm), ("bn", &bn), ("bk", &bk)], checked());
             let c = r.check.unwrap();
             prop_assert!(c.ok, "{variant} {m}x{k}x{n}: {c:?}");
@@ -68,7 +68,7 @@ fn gemm_512_cubed_on_one_pe_respects_the_ideal_pipeline_bounds() {
     let tile_ns = f64::from(g.tile_m * g.tile_k * g.tile_n) / g.macs_per_ns();
     let hbm_gbs = t.hbm_ctrl.effective_bw_gbs();
     for variant in ["hbm_ref", "tcm", "sram"] {
-        let r = run(&t, "gemm", &[("variant", variant)], timing_only());
+        let r = run(&t, "gemm", &[("staging", variant)], timing_only());
         let s = r.summary();
         assert_eq!(s.gemm_tile_count, 2048);
         assert_eq!(s.gemm_tile_count, tiles(&t, 512, 512, 512));
@@ -103,7 +103,7 @@ fn pes_sharing_one_hbm_slice_slow_each_other_and_more_cubes_help() {
         run(
             &t,
             "gemm-multi-pe",
-            &[("variant", "hbm_ref"), ("pes", pes), ("cubes", cubes)],
+            &[("staging", "hbm_ref"), ("pes", pes), ("cubes", cubes)],
             timing_only(),
         )
         .run
@@ -123,7 +123,7 @@ fn pes_sharing_one_hbm_slice_slow_each_other_and_more_cubes_help() {
 fn timings_do_not_depend_on_data_or_on_the_run() {
     let t = Topology::default_topology();
     for variant in ["hbm_ref", "tcm", "sram"] {
-        let params = [("m", "96"), ("k", "200"), ("n", "70"), ("variant", variant)];
+        let params = [("m", "96"), ("k", "200"), ("n", "70"), ("staging", variant)];
         let a = run(&t, "gemm", &params, RunMode::default());
         let b = run(&t, "gemm", &params, timing_only());
         let c = run(&t, "gemm", &params, timing_only());
@@ -140,7 +140,7 @@ fn results_respond_to_the_topology() {
     let fast_hbm = topo_with("  xbar_to_hbm_bw_gbs: 256.0", "  xbar_to_hbm_bw_gbs: 512.0");
     let big_array = topo_with("  mac_rows: 64", "  mac_rows: 128");
     let wall = |t: &Topology, variant| {
-        run(t, "gemm", &[("variant", variant)], timing_only())
+        run(t, "gemm", &[("staging", variant)], timing_only())
             .run
             .wall_ns
     };
@@ -296,8 +296,8 @@ fn a_pe_named_twice_runs_its_programs_one_after_another() {
     let work = dev
         .trace::<kernels::matmul>(
             &args,
-            &LaunchOptions::grid([2, 2, 1]).on(kernbench_core::runtime::Mapping::Pes(vec![
-                kernbench_core::pe::PeLoc {
+            &LaunchOptions::grid([2, 2, 1]).on(kernbench_core::host::Mapping::Pes(vec![
+                kernbench_core::PeLoc {
                     sip: 0,
                     cube: 0,
                     pe: 0,

@@ -5,7 +5,7 @@ mod common;
 
 use common::{machine, topo_with};
 use kernbench::cli::probe::{self as cli_probe, ProbeArgs};
-use kernbench_core::probe::{self, ProbeCase, SWEEP_BYTES};
+use kernbench_core::fabric::probe::{self, ProbeCase, SWEEP_BYTES};
 use kernbench_core::Topology;
 
 fn latency(t: &Topology, case: ProbeCase, bytes: u64) -> f64 {
@@ -41,7 +41,7 @@ fn farther_is_slower_at_every_size() {
 
 #[test]
 fn more_hops_are_never_faster() {
-    use kernbench_core::engine::Sim;
+    use kernbench_core::fabric::engine::Sim;
     use kernbench_core::{Endpoint, PhysAddr, Space};
     let t = Topology::default_topology();
     let m = machine(&t);

@@ -93,7 +93,7 @@ const SHAPE: [&str; 7] = [
     "bm=32",
     "bn=32",
     "bk=32",
-    "variant=tcm",
+    "staging=tcm",
 ];
 /// Its matmul grid and K loop: ceil(100/32) x ceil(50/32) programs, each
 /// walking ceil(70/32) K steps.
@@ -122,11 +122,11 @@ fn json_has_the_documented_keys_and_types() {
 
     // Every parameter, defaults included, as strings; overrides applied.
     let params = v["params"].as_object().unwrap();
-    for p in ["m", "k", "n", "variant", "bm", "bn", "bk"] {
+    for p in ["m", "k", "n", "staging", "bm", "bn", "bk"] {
         assert!(params[p].is_string(), "params.{p}: {}", params[p]);
     }
     assert_eq!(params["m"], "100");
-    assert_eq!(params["variant"], "tcm");
+    assert_eq!(params["staging"], "tcm");
 
     assert!(num(&v, "wall_ns") > 0.0);
     for k in ["gemm_util_pct", "useful_eff_pct"] {
@@ -175,7 +175,7 @@ fn counts_follow_the_kernel_loop_structure() {
     let v = run_json(&args("gemm", &SHAPE));
     // One tl::dot per K step per program.
     assert_eq!(count(&v, "gemm_count"), PROGRAMS * K_STEPS);
-    // variant=tcm: each K step DMAs one A block and one B block into TCM.
+    // staging=tcm: each K step DMAs one A block and one B block into TCM.
     assert_eq!(count(&v, "dma_read_count"), 2 * PROGRAMS * K_STEPS);
     // One output block stored per program.
     assert_eq!(count(&v, "dma_write_count"), PROGRAMS);
@@ -401,7 +401,7 @@ fn unknown_param_names_the_valid_params() {
         "m=512",
         "k=512",
         "n=512",
-        "variant=tcm",
+        "staging=tcm",
         "bm=",
         "bn=",
         "bk=",
@@ -415,7 +415,7 @@ fn unknown_param_names_the_valid_params() {
 
 #[test]
 fn bad_values_say_what_is_expected() {
-    let m = message(run_err(&args("gemm", &["variant=dram"])));
+    let m = message(run_err(&args("gemm", &["staging=dram"])));
     assert!(m.contains("`dram`"), "{m}");
     for v in ["hbm_ref", "tcm", "sram"] {
         assert!(m.contains(v), "{m} lacks {v}");
@@ -441,13 +441,85 @@ fn list_shows_every_bench_with_its_params() {
     assert!(out.contains("params: m=512"), "{out}");
 }
 
+/// The lines `kernbench list` prints for the entry `name`: its header and
+/// the indented lines under it, up to the next entry.
+fn section<'a>(out: &'a str, name: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = out.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| {
+            l.strip_prefix("  ")
+                .is_some_and(|r| r.split_whitespace().next() == Some(name))
+        })
+        .unwrap_or_else(|| panic!("{name} not listed:\n{out}"));
+    let rest = &lines[start + 1..];
+    // Entries start at column 2; everything under one is indented further.
+    let end = rest
+        .iter()
+        .position(|l| !l.starts_with("   "))
+        .unwrap_or(rest.len());
+    lines[start..start + 1 + end].to_vec()
+}
+
+/// Every parameter a spec declares is listed under its entry: in the
+/// defaults line as `name=default`, and on a line of its own with its help
+/// and, for a choice, every accepted value.
+fn lists_every_param(out: &str, name: &str, specs: &[kernbench::params::ParamSpec]) {
+    use kernbench::params::ParamKind;
+    let sec = section(out, name);
+    let defaults = sec
+        .iter()
+        .find(|l| l.trim_start().starts_with("params:"))
+        .unwrap_or_else(|| panic!("{name}: no defaults line in {sec:?}"));
+    for p in specs {
+        assert!(
+            defaults.contains(&format!("{}={}", p.name, p.default)),
+            "{name}: {defaults} lacks {}={}",
+            p.name,
+            p.default
+        );
+        let line = sec
+            .iter()
+            .find(|l| l.split_whitespace().next() == Some(p.name))
+            .unwrap_or_else(|| panic!("{name}: no line for `{}` in {sec:?}", p.name));
+        assert!(line.contains(p.help), "{line} lacks its help");
+        if let ParamKind::Choice { names, .. } = p.kind {
+            for v in names().split(", ") {
+                assert!(line.contains(v), "{line} lacks the value {v}");
+            }
+        }
+    }
+}
+
+#[test]
+fn list_shows_every_parameter_each_bench_and_kernel_accepts() {
+    let out = cli_run::list();
+    for b in kernbench::bench::registry() {
+        lists_every_param(&out, b.name, b.params);
+        // What the list shows is what the bench accepts: its defaults
+        // resolve, and so does each parameter set to its default by name.
+        for p in b.params {
+            let kv = vec![(p.name.to_string(), p.default.to_string())];
+            assert!(
+                kernbench::params::Params::resolve(b.name, b.params, &kv).is_ok(),
+                "{}: {}",
+                b.name,
+                p.name
+            );
+        }
+    }
+    for k in kernbench::catalog::catalog() {
+        lists_every_param(&out, k.name, k.params);
+    }
+}
+
 /// The Rust example of README.md's "Run kernels on the machine", kept
 /// compiling and true (from the workspace root, where topology.yaml is).
 #[test]
 fn readme_run_example() -> Result<(), Box<dyn std::error::Error>> {
     use kernbench::prelude::*;
-    use kernbench_core::pe::PeLoc;
-    use kernbench_core::runtime::{Device, LaunchOptions, Mapping, Place};
+    use kernbench_core::host::{Device, LaunchOptions, Mapping, Place};
+    use kernbench_core::PeLoc;
     use kernels::{matmul, matmul_grid};
     use ndarray::Array2;
 
@@ -497,9 +569,9 @@ fn readme_run_example() -> Result<(), Box<dyn std::error::Error>> {
     assert!(write_ns > 0.0);
     // 4 x 2 programs over 4 PEs, k / 64 = 3 dots each.
     assert_eq!((run.programs, run.pes), (8, 4));
-    assert_eq!(s.gemm_count, 8 * 3);
-    assert!(s.gemm_tile_count > s.gemm_count);
-    assert!(s.dma_read_count > 0);
+    assert_eq!(s.commands.gemm, 8 * 3);
+    assert!(s.gemm_tile_count > s.commands.gemm as u64);
+    assert!(s.commands.dma_read > 0);
     for t in [
         e.dma_in_ns,
         e.fetch_ns,

@@ -2,8 +2,8 @@
 //! direct launch, and errors reported with their rank.
 
 use kernbench::bench::ring::rank_input;
-use kernbench_core::ring::Ring;
-use kernbench_core::runtime::{Device, Place, RuntimeError};
+use kernbench_core::host::Ring;
+use kernbench_core::host::{Device, Place, RuntimeError};
 use kernbench_core::Topology;
 use kernels::tp::{all_reduce_sum, mlp_forward, mlp_reference, spawn};
 use ndarray::Array2;

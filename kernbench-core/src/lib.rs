@@ -1,32 +1,32 @@
 //! kernbench-core: the simulated machine and the kernel language's runtime.
 //!
-//! Layering inside the crate, bottom to top: [`topology`] (the parsed
-//! machine description) → [`machine`] (nodes and [`link`]s) and [`addr`] →
-//! [`route`] → [`engine`] (event queue and the burst timing model) →
-//! [`probe`]; [`dsl`] (tracing kernels into command streams) sits beside the
-//! engine; [`pe`] executes command streams on the engine (with [`memory`],
-//! [`oplog`], [`ring`]); [`runtime`] is the host API over it, [`tp`] the
-//! process group over that; [`model`] and [`timeline`] read their results.
-//! Nothing here knows about the `kernels` crate or the CLI.
+//! The crate is layered; each layer is a folder and may use only the
+//! layers below it:
+//!
+//! | layer | owns |
+//! |---|---|
+//! | [`model`] | analytical models fed by the parsed topology |
+//! | [`host`] | the [`Device`], tensors and placement, launches, run reports, ring installs, the tensor-parallel process group |
+//! | [`exec`] | the PE pipeline that executes command streams, device memory contents, the op log and timelines |
+//! | [`dsl`] | the kernel language: `tl::` operations, tracing, the command stream (the simulated ISA) |
+//! | [`fabric`] | the topology, addresses, the built machine, routes, the event engine and link model, the probe |
+//! | [`support`] | names of enums and panic messages, shared by every layer |
+//!
+//! `dsl` uses `fabric` only for the topology's limits. Nothing here knows
+//! about the `kernels` crate or the CLI. The most used types are
+//! re-exported here, so host code can write `kernbench_core::Device`.
 
-pub mod addr;
 pub mod dsl;
-pub mod engine;
-pub mod link;
-pub mod machine;
-pub mod memory;
+pub mod exec;
+pub mod fabric;
+pub mod host;
 pub mod model;
-pub mod oplog;
-pub mod pe;
-pub mod probe;
-pub mod ring;
-pub mod route;
-pub mod runtime;
-pub mod timeline;
-pub mod topology;
-pub mod tp;
-pub mod units;
+pub mod support;
 
-pub use addr::{Endpoint, PhysAddr, Space};
-pub use machine::Machine;
-pub use topology::{Topology, TopologyError};
+pub use fabric::addr::{Endpoint, PeLoc, PhysAddr, Space};
+pub use fabric::machine::Machine;
+pub use fabric::topology::{Topology, TopologyError};
+pub use host::{
+    BufferKind, Device, LaunchOptions, Mapping, Place, Ring, RingKind, RunReport, RuntimeError,
+    Tensor,
+};

@@ -2,6 +2,7 @@
 
 use kernbench_core::dsl::prelude::*;
 use kernbench_core::dsl::Elem;
+use kernbench_core::support::{Named, UnknownName};
 
 /// How two partial results of the same chunk combine. Must be associative
 /// and commutative for the ring's order not to matter.
@@ -40,19 +41,26 @@ impl ReduceOp {
         }
     }
 
-    /// Name used in parameters: `sum`, `max`.
+    /// Name used in parameters: `sum`, `max` (see [`Named`]).
     pub const fn name(self) -> &'static str {
         match self {
             ReduceOp::Sum => "sum",
             ReduceOp::Max => "max",
         }
     }
+}
 
-    /// Parses [`ReduceOp::name`].
-    pub fn from_name(s: &str) -> Option<ReduceOp> {
-        [ReduceOp::Sum, ReduceOp::Max]
-            .into_iter()
-            .find(|o| o.name() == s)
+impl Named for ReduceOp {
+    const WHAT: &'static str = "reduction";
+    const ALL: &'static [ReduceOp] = &[ReduceOp::Sum, ReduceOp::Max];
+    fn name(self) -> &'static str {
+        ReduceOp::name(self)
+    }
+}
+impl std::str::FromStr for ReduceOp {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_name(s)
     }
 }
 

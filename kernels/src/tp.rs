@@ -5,9 +5,10 @@
 
 use half::f16;
 use kernbench_core::dsl::prelude::*;
-use kernbench_core::ring::{BufferKind, Ring};
-use kernbench_core::runtime::{Device, LaunchOptions, RunReport, RuntimeError, Tensor};
-use kernbench_core::tp::{self, Rank, SpawnError};
+use kernbench_core::host::group::{self, Rank, SpawnError};
+use kernbench_core::host::{
+    BufferKind, Device, LaunchOptions, Ring, RunReport, RuntimeError, Tensor,
+};
 use ndarray::{s, Array2, Axis, Slice};
 
 use crate::{matmul, matmul_grid, ring_allreduce, ReduceOp};
@@ -33,13 +34,13 @@ pub fn all_reduce_sum(
     })
 }
 
-/// [`tp::spawn`] with the DSL ring all-reduce as the group's collective.
+/// [`group::spawn`] with the DSL ring all-reduce as the group's collective.
 pub fn spawn<R, F>(dev: &mut Device, f: F) -> Result<Vec<R>, SpawnError>
 where
     R: Send,
     F: Fn(&Rank) -> Result<R, RuntimeError> + Sync,
 {
-    tp::spawn(dev, all_reduce_sum, f)
+    group::spawn(dev, all_reduce_sum, f)
 }
 
 /// `y = max(x, 0)` over a whole tensor, one program per block of rows.

@@ -2,112 +2,93 @@
 
 use half::f16;
 use kernbench_core::dsl::Stage;
-use kernbench_core::pe::PeLoc;
-use kernbench_core::runtime::{Device, LaunchOptions, Mapping, Place};
-use kernbench_core::Topology;
-use kernels::{matmul, matmul_grid, ParamSpec, Params};
+use kernbench_core::host::{Device, LaunchOptions, Mapping, Place};
+use kernbench_core::{PeLoc, Topology};
+use kernels::{matmul, matmul_grid};
 use ndarray::Array2;
 
-use super::{param_map, random_matrix, write_or_time, BenchError, BenchResult, Check, RunMode};
+use super::{random_matrix, write_or_time, BenchError, BenchResult, Check, RunMode};
+use crate::params::{ParamError, ParamSet, ParamSpec, Params};
 
-const SHAPE: [ParamSpec; 7] = [
-    ParamSpec {
-        name: "m",
-        default: "512",
-        help: "rows of A and C",
-    },
-    ParamSpec {
-        name: "k",
-        default: "512",
-        help: "columns of A, rows of B",
-    },
-    ParamSpec {
-        name: "n",
-        default: "512",
-        help: "columns of B and C",
-    },
-    ParamSpec {
-        name: "variant",
-        default: "tcm",
-        help: "operand staging: hbm_ref, tcm or sram",
-    },
-    ParamSpec {
-        name: "bm",
-        default: "128",
-        help: "output block rows per program",
-    },
-    ParamSpec {
-        name: "bn",
-        default: "128",
-        help: "output block columns per program",
-    },
-    ParamSpec {
-        name: "bk",
-        default: "128",
-        help: "K step per tl::dot",
-    },
-];
+const M: ParamSpec = ParamSpec::positive("m", "512", "rows of A and C");
+const K: ParamSpec = ParamSpec::positive("k", "512", "columns of A, rows of B");
+const N: ParamSpec = ParamSpec::positive("n", "512", "columns of B and C");
+const STAGING: ParamSpec =
+    ParamSpec::choice::<Stage>("staging", "tcm", "where operand blocks are staged");
+const BK: ParamSpec = ParamSpec::positive("bk", "128", "K step per tl::dot");
 
-pub(super) const GEMM_PARAMS: &[ParamSpec] = &SHAPE;
-
-pub(super) const MULTI_PARAMS: &[ParamSpec] = &[
-    SHAPE[0],
-    SHAPE[1],
-    SHAPE[2],
-    SHAPE[3],
-    ParamSpec {
-        name: "bm",
-        default: "64",
-        help: "output block rows per program",
-    },
-    ParamSpec {
-        name: "bn",
-        default: "64",
-        help: "output block columns per program",
-    },
-    SHAPE[6],
-    ParamSpec {
-        name: "pes",
-        default: "8",
-        help: "PEs used per cube",
-    },
-    ParamSpec {
-        name: "cubes",
-        default: "1",
-        help: "cubes used (of SIP 0, in index order)",
-    },
-];
-
-/// The matmul of one configuration.
+/// The matmul of one configuration: `gemm`'s parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GemmConfig {
+pub struct GemmParams {
     pub m: usize,
     pub k: usize,
     pub n: usize,
-    pub stage: Stage,
+    pub staging: Stage,
     pub bm: usize,
     pub bn: usize,
     pub bk: usize,
-    pub pes: u32,
-    pub cubes: u32,
 }
 
-impl GemmConfig {
-    fn from_params(p: &Params, multi: bool) -> Result<Self, BenchError> {
-        Ok(GemmConfig {
+impl ParamSet for GemmParams {
+    const SPECS: &'static [ParamSpec] = &[
+        M,
+        K,
+        N,
+        STAGING,
+        ParamSpec::positive("bm", "128", "output block rows per program"),
+        ParamSpec::positive("bn", "128", "output block columns per program"),
+        BK,
+    ];
+
+    fn parse(p: &Params) -> Result<Self, ParamError> {
+        Ok(GemmParams {
             m: p.positive("m")?,
             k: p.positive("k")?,
             n: p.positive("n")?,
-            stage: p.choice("variant", "hbm_ref, tcm or sram", Stage::from_name)?,
+            staging: p.choice("staging")?,
             bm: p.positive("bm")?,
             bn: p.positive("bn")?,
             bk: p.positive("bk")?,
-            pes: if multi { p.positive("pes")? as u32 } else { 1 },
-            cubes: if multi {
-                p.positive("cubes")? as u32
-            } else {
-                1
-            },
+        })
+    }
+}
+
+/// `gemm-multi-pe`'s parameters: the matmul and the PEs it spreads over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MultiParams {
+    pub gemm: GemmParams,
+    /// PEs used per cube.
+    pub pes: u32,
+    /// Cubes used (of SIP 0, in index order).
+    pub cubes: u32,
+}
+
+impl ParamSet for MultiParams {
+    const SPECS: &'static [ParamSpec] = &[
+        M,
+        K,
+        N,
+        STAGING,
+        ParamSpec::positive("bm", "64", "output block rows per program"),
+        ParamSpec::positive("bn", "64", "output block columns per program"),
+        BK,
+        ParamSpec::positive("pes", "8", "PEs used per cube"),
+        ParamSpec::positive("cubes", "1", "cubes used (of SIP 0, in index order)"),
+    ];
+
+    fn parse(p: &Params) -> Result<Self, ParamError> {
+        let count = |name| {
+            let v = p.positive(name)?;
+            u32::try_from(v).map_err(|_| ParamError::BadValue {
+                param: name,
+                value: v.to_string(),
+                expected: "a count that fits in 32 bits".into(),
+            })
+        };
+        Ok(MultiParams {
+            gemm: GemmParams::parse(p)?,
+            pes: count("pes")?,
+            cubes: count("cubes")?,
         })
     }
 }
@@ -117,11 +98,7 @@ pub(super) fn run_single(
     p: &Params,
     mode: RunMode,
 ) -> Result<BenchResult, BenchError> {
-    let cfg = GemmConfig::from_params(p, false)?;
-    run_gemm("gemm", topo, &cfg, mode).map(|mut r| {
-        r.params = param_map(p);
-        r
-    })
+    run_gemm("gemm", topo, &GemmParams::parse(p)?, 1, 1, mode)
 }
 
 pub(super) fn run_multi(
@@ -129,26 +106,23 @@ pub(super) fn run_multi(
     p: &Params,
     mode: RunMode,
 ) -> Result<BenchResult, BenchError> {
-    let cfg = GemmConfig::from_params(p, true)?;
-    run_gemm("gemm-multi-pe", topo, &cfg, mode).map(|mut r| {
-        r.params = param_map(p);
-        r
-    })
+    let c = MultiParams::parse(p)?;
+    run_gemm("gemm-multi-pe", topo, &c.gemm, c.pes, c.cubes, mode)
 }
 
-/// Runs one matmul configuration.
+/// Runs one matmul configuration over `pes` PEs of each of `cubes` cubes.
 pub fn run_gemm(
     bench: &'static str,
     topo: &Topology,
-    cfg: &GemmConfig,
+    cfg: &GemmParams,
+    pes: u32,
+    cubes: u32,
     mode: RunMode,
 ) -> Result<BenchResult, BenchError> {
     let s = &topo.system;
-    if cfg.pes > s.pes_per_cube || cfg.cubes > topo.cubes_per_sip() {
+    if pes > s.pes_per_cube || cubes > topo.cubes_per_sip() {
         return Err(BenchError::Invalid(format!(
-            "pes={} cubes={}: a cube has {} PEs and a SIP {} cubes",
-            cfg.pes,
-            cfg.cubes,
+            "pes={pes} cubes={cubes}: a cube has {} PEs and a SIP {} cubes",
             s.pes_per_cube,
             topo.cubes_per_sip()
         )));
@@ -169,16 +143,16 @@ pub fn run_gemm(
     // spreading over cubes spreads the HBM traffic; program i runs on cube
     // i % cubes, on that cube's PEs round-robin.
     let programs = grid[0] * grid[1];
-    let (cubes, per_cube) = (cfg.cubes as usize, cfg.pes as usize);
+    let (n_cubes, per_cube) = (cubes as usize, pes as usize);
     let placement: Vec<PeLoc> = (0..programs)
         .map(|i| PeLoc {
             sip: 0,
-            cube: (i % cubes) as u32,
-            pe: ((i / cubes) % per_cube) as u32,
+            cube: (i % n_cubes) as u32,
+            pe: ((i / n_cubes) % per_cube) as u32,
         })
         .collect();
     let mut work = Vec::new();
-    for cube in 0..cfg.cubes {
+    for cube in 0..cubes {
         let home = Place::hbm(0, cube);
         let a = dev.alloc::<f16>(home, cfg.m, cfg.k)?;
         let b = dev.alloc::<f16>(home, cfg.k, cfg.n)?;
@@ -194,7 +168,7 @@ pub fn run_gemm(
             cfg.bm,
             cfg.bn,
             cfg.bk,
-            cfg.stage.code(),
+            cfg.staging.code(),
         );
         // Every program is traced against this cube's copies; keep the ones
         // placed on this cube.

@@ -9,11 +9,13 @@ mod tp;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use kernbench_core::oplog::OpLogSummary;
-use kernbench_core::runtime::{EngineTimes, RunReport, RuntimeError};
+use kernbench_core::exec::oplog::OpLogSummary;
+use kernbench_core::host::group::SpawnError;
+use kernbench_core::host::{Device, EngineTimes, RingError, RunReport, RuntimeError, Tensor};
 use kernbench_core::{Machine, Topology};
-use kernels::{CatalogError, ParamSpec, Params};
 use serde::Serialize;
+
+use crate::params::{ParamError, ParamSet, ParamSpec, Params};
 use serde_json::{json, Value};
 
 /// How a bench is run.
@@ -134,16 +136,11 @@ impl BenchResult {
         for (k, x) in &self.extra {
             let _ = writeln!(o, "  {k}: {x:.3}");
         }
+        let c = &s.commands;
         let _ = writeln!(
             o,
             "  commands: gemm {} dma_read {} dma_write {} math {} ipcq_send {} ipcq_recv {} (gemm tiles {})",
-            s.gemm_count,
-            s.dma_read_count,
-            s.dma_write_count,
-            s.math_count,
-            s.ipcq_send_count,
-            s.ipcq_recv_count,
-            s.gemm_tile_count
+            c.gemm, c.dma_read, c.dma_write, c.math, c.ipcq_send, c.ipcq_recv, s.gemm_tile_count
         );
         let _ = writeln!(
             o,
@@ -176,12 +173,27 @@ impl BenchResult {
 /// Why a bench could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    /// No bench has that name.
     #[error("unknown bench `{name}`; benches: {valid}")]
-    Unknown { name: String, valid: String },
+    Unknown {
+        /// Requested name.
+        name: String,
+        /// Comma-separated registered names.
+        valid: String,
+    },
+    /// A parameter is unknown or its value invalid.
     #[error(transparent)]
-    Params(#[from] CatalogError),
+    Params(#[from] ParamError),
+    /// The device refused an operation or a launch failed.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// The ring asked for cannot be installed on this topology.
+    #[error(transparent)]
+    Ring(#[from] RingError),
+    /// A rank of the tensor-parallel process group failed.
+    #[error(transparent)]
+    Group(#[from] SpawnError),
+    /// The parameters are valid but this topology cannot run them.
     #[error("{0}")]
     Invalid(String),
 }
@@ -190,8 +202,11 @@ type RunFn = fn(&Topology, &Params, RunMode) -> Result<BenchResult, BenchError>;
 
 /// A registered bench.
 pub struct BenchSpec {
+    /// Name used on the command line.
     pub name: &'static str,
+    /// One-line description (its parameters are listed from `params`).
     pub description: &'static str,
+    /// Parameters with defaults.
     pub params: &'static [ParamSpec],
     run: RunFn,
 }
@@ -205,40 +220,40 @@ impl BenchSpec {
         mode: RunMode,
     ) -> Result<BenchResult, BenchError> {
         let params = Params::resolve(self.name, self.params, overrides)?;
-        (self.run)(topo, &params, mode)
+        let mut result = (self.run)(topo, &params, mode)?;
+        result.params = params.to_map();
+        Ok(result)
     }
 }
 
 /// Every registered bench.
 pub fn registry() -> &'static [BenchSpec] {
-    &REGISTRY
+    REGISTRY
 }
 
-static REGISTRY: [BenchSpec; 4] = [
+static REGISTRY: &[BenchSpec] = &[
     BenchSpec {
         name: "gemm",
-        description:
-            "tiled matmul on one PE (params m, k, n, variant = hbm_ref | tcm | sram, bm, bn, bk)",
-        params: gemm::GEMM_PARAMS,
+        description: "tiled matmul on one PE",
+        params: gemm::GemmParams::SPECS,
         run: gemm::run_single,
     },
     BenchSpec {
         name: "gemm-multi-pe",
-        description:
-            "tiled matmul, output blocks over the PEs of one or several cubes (adds pes, cubes)",
-        params: gemm::MULTI_PARAMS,
+        description: "tiled matmul, output blocks over the PEs of one or several cubes",
+        params: gemm::MultiParams::SPECS,
         run: gemm::run_multi,
     },
     BenchSpec {
         name: "ring-allreduce",
-        description: "ring all-reduce in the DSL on an installed ring (params ring, bytes, buffer, ranks, seg, op)",
-        params: ring::PARAMS,
+        description: "ring all-reduce in the DSL on an installed ring",
+        params: ring::AllReduceConfig::SPECS,
         run: ring::run,
     },
     BenchSpec {
         name: "tp-mlp",
-        description: "two-layer MLP, tensor parallel over the SIPs (params batch, hidden, ffn)",
-        params: tp::PARAMS,
+        description: "two-layer MLP, tensor parallel over the SIPs (rank = SIP)",
+        params: tp::MlpParams::SPECS,
         run: tp::run,
     },
 ];
@@ -258,18 +273,11 @@ pub fn find(name: &str) -> Result<&'static BenchSpec, BenchError> {
         })
 }
 
-/// Parameters as a sorted map for reports.
-pub(crate) fn param_map(p: &Params) -> BTreeMap<String, String> {
-    p.pairs()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 /// Writes `data` into `t`, or, without data (a timing-only run), moves the
 /// same bytes without values.
 pub(crate) fn write_or_time<T: kernbench_core::dsl::Elem>(
-    dev: &mut kernbench_core::runtime::Device,
-    t: &kernbench_core::runtime::Tensor<T>,
+    dev: &mut Device,
+    t: &Tensor<T>,
     data: Option<&ndarray::Array2<f32>>,
 ) -> Result<f64, BenchError> {
     Ok(match data {

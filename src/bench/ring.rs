@@ -2,99 +2,95 @@
 //! rank's buffer in its own cube's HBM.
 
 use half::f16;
+use kernbench_core::host::{BufferKind, Device, Place, Ring, RingKind, RunReport, Tensor};
 use kernbench_core::model::AllReduceModel;
-use kernbench_core::ring::{BufferKind, Ring, RingKind};
-use kernbench_core::runtime::{Device, Place, Tensor};
+use kernbench_core::support::Named;
 use kernbench_core::Topology;
-use kernels::{ring_allreduce, ParamSpec, Params, ReduceOp};
+use kernels::{ring_allreduce, ReduceOp};
 use ndarray::Array2;
 
-use super::{param_map, random_matrix, write_or_time, BenchError, BenchResult, Check, RunMode};
+use super::{random_matrix, write_or_time, BenchError, BenchResult, Check, RunMode};
+use crate::params::{ParamError, ParamSet, ParamSpec, Params};
 
-pub(super) const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "ring",
-        default: "intracube_pe_ring",
-        help: "intracube_pe_ring, intercube_multisip or sip",
-    },
-    ParamSpec {
-        name: "bytes",
-        default: "1048576",
-        help: "bytes per rank (fp16 elements x 2)",
-    },
-    ParamSpec {
-        name: "buffer",
-        default: "tcm",
-        help: "IPCQ receive buffer: tcm, sram or hbm",
-    },
-    ParamSpec {
-        name: "ranks",
-        default: "8",
-        help: "ranks (intracube: <= PEs per cube; intercube: <= cubes; sip: ignored)",
-    },
-    ParamSpec {
-        name: "seg",
-        default: "16384",
-        help: "most elements per message (0: one chunk per rank)",
-    },
-    ParamSpec {
-        name: "op",
-        default: "sum",
-        help: "sum or max",
-    },
-    ParamSpec {
-        name: "home",
-        default: "hbm",
-        help: "where each rank's buffer lives: hbm (its cube's) or tcm (its own, <= 1 MiB)",
-    },
-];
+/// Where each rank's buffer lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    /// In its cube's HBM slice.
+    Hbm,
+    /// In its own PE's TCM (up to 1 MiB).
+    Tcm,
+}
 
-/// One all-reduce configuration.
+impl Named for Home {
+    const WHAT: &'static str = "buffer home";
+    const ALL: &'static [Home] = &[Home::Hbm, Home::Tcm];
+    fn name(self) -> &'static str {
+        match self {
+            Home::Hbm => "hbm",
+            Home::Tcm => "tcm",
+        }
+    }
+}
+
+/// One all-reduce configuration: `ring-allreduce`'s parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AllReduceConfig {
     pub ring: RingKind,
+    /// Bytes per rank (a whole number of fp16 elements).
     pub bytes: u64,
     pub buffer: BufferKind,
     pub ranks: usize,
     pub seg: usize,
     pub op: ReduceOp,
-    /// Rank buffers in their cubes' HBM (else in their own TCM).
-    pub hbm_home: bool,
+    pub home: Home,
 }
 
-impl AllReduceConfig {
-    pub fn from_params(p: &Params) -> Result<Self, BenchError> {
-        let bytes = p.positive("bytes")? as u64;
+impl ParamSet for AllReduceConfig {
+    const SPECS: &'static [ParamSpec] = &[
+        ParamSpec::choice::<RingKind>("ring", "intracube_pe_ring", "which PEs form the ring"),
+        ParamSpec::positive("bytes", "1048576", "bytes per rank (fp16 elements x 2)"),
+        ParamSpec::choice::<BufferKind>("buffer", "tcm", "where IPCQ messages land"),
+        ParamSpec::positive(
+            "ranks",
+            "8",
+            "ranks (intracube: <= PEs per cube; intercube: <= cubes; sip: ignored)",
+        ),
+        ParamSpec::count(
+            "seg",
+            "16384",
+            "most elements per message (0: one chunk per rank)",
+        ),
+        ParamSpec::choice::<ReduceOp>("op", "sum", "reduction"),
+        ParamSpec::choice::<Home>(
+            "home",
+            "hbm",
+            "where each rank's buffer lives: its cube's HBM, or its own TCM (<= 1 MiB)",
+        ),
+    ];
+
+    fn parse(p: &Params) -> Result<Self, ParamError> {
+        let bytes = p.positive("bytes")?;
         if bytes % 2 != 0 {
-            return Err(BenchError::Invalid(format!(
-                "bytes={bytes}: must be a whole number of fp16 elements"
-            )));
+            return Err(ParamError::BadValue {
+                param: "bytes",
+                value: bytes.to_string(),
+                expected: "a whole number of fp16 elements (an even byte count)".into(),
+            });
         }
         Ok(AllReduceConfig {
-            ring: p.choice(
-                "ring",
-                "intracube_pe_ring, intercube_multisip or sip",
-                RingKind::from_name,
-            )?,
-            bytes,
-            buffer: p.choice("buffer", "tcm, sram or hbm", BufferKind::from_name)?,
+            ring: p.choice("ring")?,
+            bytes: bytes as u64,
+            buffer: p.choice("buffer")?,
             ranks: p.positive("ranks")?,
-            seg: p.index("seg")?,
-            op: p.choice("op", "sum or max", ReduceOp::from_name)?,
-            hbm_home: p.choice("home", "hbm or tcm", |s| match s {
-                "hbm" => Some(true),
-                "tcm" => Some(false),
-                _ => None,
-            })?,
+            seg: p.count("seg")?,
+            op: p.choice("op")?,
+            home: p.choice("home")?,
         })
     }
 }
 
 pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchResult, BenchError> {
-    let cfg = AllReduceConfig::from_params(p)?;
-    let mut r = run_allreduce(topo, &cfg, mode)?;
-    r.params = param_map(p);
-    Ok(r)
+    run_allreduce(topo, &AllReduceConfig::parse(p)?, mode)
 }
 
 /// Each rank's input: deterministic, different per rank.
@@ -124,14 +120,13 @@ pub fn rank_buffers(
     dev: &mut Device,
     ring: &Ring,
     len: usize,
-    hbm: bool,
+    home: Home,
 ) -> Result<Vec<Tensor<f16>>, BenchError> {
     let mut bufs = Vec::with_capacity(ring.world_size());
     for (rank, pe) in ring.pes.iter().enumerate() {
-        let place = if hbm {
-            Place::hbm(pe.sip, pe.cube)
-        } else {
-            Place::tcm(pe.sip, pe.cube, pe.pe)
+        let place = match home {
+            Home::Hbm => Place::hbm(pe.sip, pe.cube),
+            Home::Tcm => Place::tcm(pe.sip, pe.cube, pe.pe),
         };
         let t = dev.alloc::<f16>(place, 1, len)?;
         let data = dev.data().then(|| rank_input(rank, len));
@@ -183,13 +178,12 @@ pub fn run_allreduce(
     cfg: &AllReduceConfig,
     mode: RunMode,
 ) -> Result<BenchResult, BenchError> {
-    let ring =
-        Ring::install(topo, cfg.ring, cfg.ranks).map_err(|e| BenchError::Invalid(e.to_string()))?;
+    let ring = Ring::install(topo, cfg.ring, cfg.ranks)?;
     let len = (cfg.bytes / 2) as usize;
     let mut dev = Device::new(topo)
         .with_data(mode.data)
         .with_records(mode.records);
-    let bufs = rank_buffers(&mut dev, &ring, len, cfg.hbm_home)?;
+    let bufs = rank_buffers(&mut dev, &ring, len, cfg.home)?;
     let (op, seg) = (cfg.op.code(), cfg.seg);
     let run = dev.launch_ring::<ring_allreduce>(&ring, cfg.buffer, |r| {
         ring_allreduce::args(bufs[r].ptr(), len, op, seg)
@@ -199,7 +193,7 @@ pub fn run_allreduce(
     } else {
         None
     };
-    let model = AllReduceModel::new(dev.machine(), &ring, cfg.buffer, cfg.hbm_home);
+    let model = AllReduceModel::new(dev.machine(), &ring, cfg.buffer, cfg.home == Home::Hbm);
     Ok(finish(
         "ring-allreduce",
         ring.world_size(),
@@ -216,7 +210,7 @@ pub fn finish(
     bench: &'static str,
     n: usize,
     bytes: u64,
-    run: kernbench_core::runtime::RunReport,
+    run: RunReport,
     check: Option<Check>,
     model: &AllReduceModel,
 ) -> BenchResult {

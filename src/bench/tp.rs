@@ -1,40 +1,41 @@
 //! The tensor-parallel MLP bench: rank = SIP, column- then row-parallel
 //! linear layers, the all-reduce at the end.
 
+use kernbench_core::host::{BufferKind, Device, Ring};
 use kernbench_core::model::AllReduceModel;
-use kernbench_core::ring::{BufferKind, Ring};
-use kernbench_core::runtime::Device;
 use kernbench_core::Topology;
 use kernels::tp::{mlp_forward, mlp_reference};
-use kernels::{ParamSpec, Params};
 
 use super::ring::finish;
-use super::{param_map, random_matrix, BenchError, BenchResult, Check, RunMode};
+use super::{random_matrix, BenchError, BenchResult, Check, RunMode};
+use crate::params::{ParamError, ParamSet, ParamSpec, Params};
 
-pub(super) const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "batch",
-        default: "16",
-        help: "tokens (rows of the input)",
-    },
-    ParamSpec {
-        name: "hidden",
-        default: "256",
-        help: "model width (input and output features)",
-    },
-    ParamSpec {
-        name: "ffn",
-        default: "1024",
-        help: "inner width, split over the ranks",
-    },
-];
+/// `tp-mlp`'s parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MlpParams {
+    pub batch: usize,
+    pub hidden: usize,
+    pub ffn: usize,
+}
+
+impl ParamSet for MlpParams {
+    const SPECS: &'static [ParamSpec] = &[
+        ParamSpec::positive("batch", "16", "tokens (rows of the input)"),
+        ParamSpec::positive("hidden", "256", "model width (input and output features)"),
+        ParamSpec::positive("ffn", "1024", "inner width, split over the ranks"),
+    ];
+
+    fn parse(p: &Params) -> Result<Self, ParamError> {
+        Ok(MlpParams {
+            batch: p.positive("batch")?,
+            hidden: p.positive("hidden")?,
+            ffn: p.positive("ffn")?,
+        })
+    }
+}
 
 pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchResult, BenchError> {
-    let (batch, hidden, ffn) = (
-        p.positive("batch")?,
-        p.positive("hidden")?,
-        p.positive("ffn")?,
-    );
+    let MlpParams { batch, hidden, ffn } = MlpParams::parse(p)?;
     let world = topo.system.sips as usize;
     if world < 2 {
         return Err(BenchError::Invalid(
@@ -56,8 +57,7 @@ pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchRes
             None
         };
         Ok((y, out.all_reduce))
-    })
-    .map_err(|e| BenchError::Invalid(e.to_string()))?;
+    })?;
     let check = if mode.check {
         let want = mlp_reference(&x, &w1, &w2, world);
         let ys: Vec<_> = outs.iter().filter_map(|(y, _)| y.as_ref()).collect();
@@ -68,11 +68,10 @@ pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchRes
     } else {
         None
     };
-    let ring = Ring::sips(topo).map_err(|e| BenchError::Invalid(e.to_string()))?;
+    let ring = Ring::sips(topo)?;
     let model = AllReduceModel::new(dev.machine(), &ring, BufferKind::Tcm, true);
     let bytes = (batch * hidden * 2) as u64;
     let mut r = finish("tp-mlp", world, bytes, outs[0].1.clone(), check, &model);
     r.extra.insert("forward_ns", dev.now_ns());
-    r.params = param_map(p);
     Ok(r)
 }

@@ -4,34 +4,23 @@ use kernbench_core::dsl::TraceConfig;
 use kernbench_core::Topology;
 
 use super::CliError;
+use crate::catalog::{self, CatalogError};
 
 /// Returns the text form of the command stream of program 0 of `kernel`
 /// (rank 0 for collectives), traced with the topology's scratch limits,
 /// placeholder tensor addresses and `params` over the kernel's defaults.
 pub fn run(topo: &Topology, kernel: &str, params: &[(String, String)]) -> Result<String, CliError> {
-    let entry = kernels::find(kernel).map_err(|e| CliError::Usage(e.to_string()))?;
+    let usage = |e: CatalogError| CliError::Usage(e.to_string());
+    let entry = catalog::find(kernel).map_err(usage)?;
+    let resolved = entry.resolve(params).map_err(usage)?;
     let cfg = TraceConfig::from_topology(topo);
-    let stream = entry.trace_program0(params, &cfg).map_err(|e| match e {
-        kernels::CatalogError::Trace(t) => CliError::Failed(t.to_string()),
+    let stream = entry.trace_program0(&resolved, &cfg).map_err(|e| match e {
+        CatalogError::Trace(t) => CliError::Failed(t.to_string()),
         other => CliError::Usage(other.to_string()),
     })?;
-    let resolved = entry.resolve(params).map(|_| ()).ok();
+    let shown: Vec<String> = resolved.pairs().map(|(k, v)| format!("{k}={v}")).collect();
     let mut out = format!("; {} — {}\n", entry.name, entry.description);
-    if resolved.is_some() {
-        let shown: Vec<String> = entry
-            .params
-            .iter()
-            .map(|p| {
-                let v = params
-                    .iter()
-                    .rev()
-                    .find(|(k, _)| k == p.name)
-                    .map_or(p.default, |(_, v)| v);
-                format!("{}={v}", p.name)
-            })
-            .collect();
-        out.push_str(&format!("; params: {}\n", shown.join(" ")));
-    }
+    out.push_str(&format!("; params: {}\n", shown.join(" ")));
     out.push_str(&stream.to_string());
     Ok(out)
 }

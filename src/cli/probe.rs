@@ -4,7 +4,8 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use clap::Args;
-use kernbench_core::probe::{self, CaseReport, ProbeCase, ProbeReport};
+use kernbench_core::fabric::probe::{self, CaseReport, ProbeCase, ProbeReport};
+use kernbench_core::support::Named;
 use kernbench_core::{Machine, Topology};
 
 use super::CliError;

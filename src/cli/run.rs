@@ -1,6 +1,5 @@
 //! `kernbench run --bench NAME` and `kernbench list`.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -8,6 +7,7 @@ use kernbench_core::{Machine, Topology};
 
 use super::{write_atomic, CliError};
 use crate::bench::{self, RunMode};
+use crate::{catalog, params};
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -65,16 +65,16 @@ pub fn run(topo: &Topology, args: &RunArgs) -> Result<(String, bool), CliError> 
     Ok((out, ok))
 }
 
-/// `kernbench list`: benches and their parameters.
+/// `kernbench list`: benches and kernels with every parameter they accept,
+/// generated from their specs.
 pub fn list() -> String {
     let mut o = String::from("benches (kernbench run --bench NAME [--param key=value]):\n");
     for b in bench::registry() {
-        let _ = writeln!(o, "  {:<16} {}", b.name, b.description);
-        let _ = writeln!(o, "  {:<16} params: {}", "", kernels::params_text(b.params));
+        params::describe(&mut o, b.name, b.description, b.params);
     }
     o.push_str("\nkernels (kernbench lower KERNEL [--param key=value]):\n");
-    for k in kernels::catalog() {
-        let _ = writeln!(o, "  {:<16} {}", k.name, k.description);
+    for k in catalog::catalog() {
+        params::describe(&mut o, k.name, k.description, k.params);
     }
     o
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use kernbench_core::topology::DEFAULT_TOPOLOGY_YAML;
+use kernbench_core::fabric::topology::DEFAULT_TOPOLOGY_YAML;
 use kernbench_core::{Machine, Topology};
 
 /// The default topology text with `from` replaced by `to` (exactly once).

@@ -258,6 +258,30 @@ pub enum CommandKind {
     IpcqRecv,
 }
 
+impl CommandKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [CommandKind; 6] = [
+        CommandKind::DmaRead,
+        CommandKind::DmaWrite,
+        CommandKind::Gemm,
+        CommandKind::Math,
+        CommandKind::IpcqSend,
+        CommandKind::IpcqRecv,
+    ];
+
+    /// Its mnemonic in listings (`dma.read`, `gemm`, `ipcq.send`, ...).
+    pub fn mnemonic(self) -> &'static str {
+        match self {
+            CommandKind::DmaRead => "dma.read",
+            CommandKind::DmaWrite => "dma.write",
+            CommandKind::Gemm => "gemm",
+            CommandKind::Math => "math",
+            CommandKind::IpcqSend => "ipcq.send",
+            CommandKind::IpcqRecv => "ipcq.recv",
+        }
+    }
+}
+
 impl Command {
     /// The command's kind.
     pub fn kind(&self) -> CommandKind {

@@ -1,7 +1,7 @@
 //! Errors raised while tracing a kernel.
 
 use super::cmd::Space;
-use super::trace::ProgramInfo;
+use super::program::ProgramInfo;
 
 /// A kernel could not be traced (or its stream could not be allocated).
 /// The message names the kernel, the program and, when there is one, the

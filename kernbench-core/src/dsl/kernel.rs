@@ -3,9 +3,10 @@
 
 use super::dtype::{DType, Elem};
 use super::error::TraceError;
+use super::program::ProgramInfo;
 use super::ptr::{Ptr, TensorDesc};
 use super::stream::CommandStream;
-use super::trace::{ProgramInfo, TraceConfig};
+use super::trace::TraceConfig;
 
 /// The kind of a kernel argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

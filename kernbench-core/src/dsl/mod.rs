@@ -32,9 +32,11 @@
 
 mod alloc;
 mod cmd;
+mod counts;
 mod dtype;
 mod error;
 mod kernel;
+mod program;
 mod ptr;
 mod stream;
 mod tile;
@@ -45,6 +47,7 @@ pub use cmd::{
     BufId, Buffer, Command, CommandKind, GemmCmd, GemmOperand, MathArg, MathCmd, MathOp, Operand,
     Space,
 };
+pub use counts::CommandCounts;
 pub use dtype::{DType, Elem};
 pub use error::{OpError, TraceError, TraceErrorKind};
 /// Turns a function into a kernel (see the attribute's own documentation
@@ -68,11 +71,12 @@ pub use error::{OpError, TraceError, TraceErrorKind};
 /// ```
 pub use kernbench_macros::kernel;
 pub use kernel::{ArgKind, ArgMeta, ArgValue, IntoArgValue, Kernel, KernelArgs};
+pub use program::ProgramInfo;
 pub use ptr::{Block, BlockRef, Ptr, PtrError, TensorDesc};
-pub use stream::{CommandStream, StreamCounts};
+pub use stream::CommandStream;
 pub use tile::Tile;
 pub use tl::{DotOperand, Stage};
-pub use trace::{KernelCx, ProgramInfo, TraceConfig};
+pub use trace::{KernelCx, TraceConfig};
 
 #[doc(hidden)]
 pub use trace::__trace;

@@ -1,10 +1,10 @@
 //! A traced program: its commands, its buffer table and their text form.
 
 use std::fmt;
-use std::ops::AddAssign;
 
 use super::cmd::{BufId, Buffer, Command, CommandKind, GemmOperand, MathArg, Operand};
-use super::trace::ProgramInfo;
+use super::counts::CommandCounts;
+use super::program::ProgramInfo;
 
 /// The command stream of one program instance, with TCM/SRAM offsets
 /// assigned by liveness.
@@ -24,34 +24,6 @@ pub struct CommandStream {
     pub sram_peak: u64,
 }
 
-/// Commands of a stream by kind (the benches' counting rules).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StreamCounts {
-    /// `DmaRead`s.
-    pub dma_read: usize,
-    /// `DmaWrite`s.
-    pub dma_write: usize,
-    /// `GemmCmd`s (one per `tl::dot`).
-    pub gemm: usize,
-    /// `MathCmd`s.
-    pub math: usize,
-    /// `IpcqSend`s.
-    pub ipcq_send: usize,
-    /// `IpcqRecv`s.
-    pub ipcq_recv: usize,
-}
-
-impl AddAssign for StreamCounts {
-    fn add_assign(&mut self, o: Self) {
-        self.dma_read += o.dma_read;
-        self.dma_write += o.dma_write;
-        self.gemm += o.gemm;
-        self.math += o.math;
-        self.ipcq_send += o.ipcq_send;
-        self.ipcq_recv += o.ipcq_recv;
-    }
-}
-
 impl CommandStream {
     /// The buffer `id` names.
     ///
@@ -62,17 +34,10 @@ impl CommandStream {
     }
 
     /// Commands by kind.
-    pub fn counts(&self) -> StreamCounts {
-        let mut c = StreamCounts::default();
+    pub fn counts(&self) -> CommandCounts {
+        let mut c = CommandCounts::default();
         for cmd in &self.commands {
-            match cmd.kind() {
-                CommandKind::DmaRead => c.dma_read += 1,
-                CommandKind::DmaWrite => c.dma_write += 1,
-                CommandKind::Gemm => c.gemm += 1,
-                CommandKind::Math => c.math += 1,
-                CommandKind::IpcqSend => c.ipcq_send += 1,
-                CommandKind::IpcqRecv => c.ipcq_recv += 1,
-            }
+            c.add(cmd.kind());
         }
         c
     }
@@ -169,17 +134,12 @@ impl fmt::Display for CommandStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = self.counts();
         writeln!(f, "; kernel `{}`, {}", self.kernel, self.program)?;
-        writeln!(
-            f,
-            "; {} commands: {} dma.read, {} dma.write, {} gemm, {} math, {} ipcq.send, {} ipcq.recv",
-            self.commands.len(),
-            c.dma_read,
-            c.dma_write,
-            c.gemm,
-            c.math,
-            c.ipcq_send,
-            c.ipcq_recv
-        )?;
+        write!(f, "; {} commands:", self.commands.len())?;
+        for (i, kind) in CommandKind::ALL.into_iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            write!(f, "{sep} {} {}", c.get(kind), kind.mnemonic())?;
+        }
+        writeln!(f)?;
         writeln!(
             f,
             "; {} buffers, tcm peak {} B, sram peak {} B",

@@ -23,6 +23,7 @@ use super::dtype::Elem;
 use super::error::OpError;
 use super::tile::Tile;
 use super::trace::KernelCx;
+use crate::support::Named;
 
 /// Where `tl::load_to` puts a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,7 +56,8 @@ impl Stage {
         }
     }
 
-    /// The name used in parameters and listings: `hbm_ref`, `tcm`, `sram`.
+    /// The name used in parameters and listings: `hbm_ref`, `tcm`, `sram`
+    /// (see [`Named`]).
     pub const fn name(self) -> &'static str {
         match self {
             Stage::HbmRef => "hbm_ref",
@@ -63,14 +65,16 @@ impl Stage {
             Stage::Sram => "sram",
         }
     }
+}
 
-    /// Parses [`Stage::name`].
-    pub fn from_name(name: &str) -> Option<Stage> {
-        [Stage::HbmRef, Stage::Tcm, Stage::Sram]
-            .into_iter()
-            .find(|s| s.name() == name)
+impl Named for Stage {
+    const WHAT: &'static str = "staging";
+    const ALL: &'static [Stage] = &[Stage::HbmRef, Stage::Tcm, Stage::Sram];
+    fn name(self) -> &'static str {
+        Stage::name(self)
     }
 }
+crate::support::named_str!(Stage);
 
 /// A `tl::dot` input: a tile, possibly transposed (see [`trans`]).
 #[derive(Debug)]

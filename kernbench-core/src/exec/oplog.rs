@@ -1,0 +1,275 @@
+//! The op log: one record per executed command and per GEMM tile stage,
+//! and the summaries every report and figure is built from.
+//!
+//! Summaries (counts, busy time, wall-clock occupancy) are kept whether or
+//! not records are; a long run can drop records and keep memory bounded by
+//! the number of distinct busy intervals.
+
+use serde::Serialize;
+
+use crate::dsl::{CommandCounts, CommandKind};
+use crate::fabric::units::{ps_to_ns, Ps};
+
+/// Where a record ran: one timeline thread per lane per PE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Lane {
+    /// The PE's DMA engine (DmaRead / DmaWrite commands).
+    Dma,
+    /// GEMM pipeline stage 1: operand tiles from HBM/SRAM into TCM.
+    DmaIn,
+    /// Stage 2: operands from TCM into the MAC array.
+    Fetch,
+    /// Stage 3: the MAC array.
+    Gemm,
+    /// Stage 4: result tile written back.
+    DmaOut,
+    /// The vector engine.
+    Math,
+    /// Inter-PE queues.
+    Ipcq,
+}
+
+impl Lane {
+    /// Every lane, in declaration order.
+    pub const ALL: [Lane; 7] = [
+        Lane::Dma,
+        Lane::DmaIn,
+        Lane::Fetch,
+        Lane::Gemm,
+        Lane::DmaOut,
+        Lane::Math,
+        Lane::Ipcq,
+    ];
+
+    /// Stable name: the key of a run report's per-lane times and the
+    /// timeline thread name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lane::Dma => "dma",
+            Lane::DmaIn => "gemm.dma_in",
+            Lane::Fetch => "gemm.fetch",
+            Lane::Gemm => "gemm.mac",
+            Lane::DmaOut => "gemm.dma_out",
+            Lane::Math => "math",
+            Lane::Ipcq => "ipcq",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// A whole command (for a GEMM, the composite command).
+    Command(CommandKind),
+    /// One stage of one tile of a GEMM's tile plan.
+    TileStage,
+}
+
+/// One executed command or tile stage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OpRecord {
+    /// Global PE index (see [`crate::fabric::addr::PeLoc::global`]).
+    pub pe: u32,
+    /// The engine it ran on.
+    pub lane: Lane,
+    /// A whole command or a GEMM tile stage.
+    pub kind: RecordKind,
+    /// Short name for timelines (`dma_read`, `gemm`, `exp`, `tile`...).
+    pub name: &'static str,
+    /// Index of the command in its program's stream.
+    pub cmd: u32,
+    /// Start, ps of simulated time.
+    pub start: Ps,
+    /// End, ps of simulated time.
+    pub end: Ps,
+    /// Bytes moved (0 for compute).
+    pub bytes: u64,
+    /// MACs: m x k x n for a GEMM command, the padded tile's for a tile's
+    /// MAC stage, else 0.
+    pub macs: u64,
+}
+
+/// Counts of the benches' counting rules (see dsl.md) and totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OpLogSummary {
+    /// Commands run, by kind (`gemm_count`, `dma_read_count`, ... in JSON).
+    #[serde(flatten)]
+    pub commands: CommandCounts,
+    /// Tiles of all GEMM tile plans.
+    pub gemm_tile_count: u64,
+    /// Bytes moved by DMA commands and GEMM operand streaming.
+    pub dma_bytes: u64,
+    /// MACs issued to the array (padded tiles).
+    pub tile_macs: u64,
+    /// MACs the kernel asked for: m x k x n summed over GemmCmds.
+    pub useful_macs: u64,
+    /// Records logged (kept or not).
+    pub records: u64,
+}
+
+/// Per-lane time: `busy` sums every record (engines of different PEs add
+/// up); `occupied` is wall-clock time with at least one record active.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LaneTime {
+    /// Sum of record durations, ns.
+    pub busy_ns: f64,
+    /// Wall-clock time with at least one record active, ns.
+    pub occupied_ns: f64,
+}
+
+/// Records and running summaries of one run.
+#[derive(Debug, Clone, Default)]
+pub struct OpLog {
+    keep: bool,
+    records: Vec<OpRecord>,
+    summary: OpLogSummary,
+    busy: [Ps; 7],
+    intervals: [Vec<(Ps, Ps)>; 7],
+}
+
+impl OpLog {
+    /// A log; with `keep_records` false only summaries are kept.
+    pub fn new(keep_records: bool) -> Self {
+        OpLog {
+            keep: keep_records,
+            ..Self::default()
+        }
+    }
+
+    /// Logs a record into the summaries, and keeps it if records are kept.
+    pub fn push(&mut self, r: OpRecord) {
+        let s = &mut self.summary;
+        s.records += 1;
+        match r.kind {
+            RecordKind::Command(kind) => {
+                s.commands.add(kind);
+                if kind == CommandKind::Gemm {
+                    s.useful_macs += r.macs;
+                }
+            }
+            RecordKind::TileStage => {
+                if r.lane == Lane::Gemm {
+                    s.gemm_tile_count += 1;
+                    s.tile_macs += r.macs;
+                }
+            }
+        }
+        if matches!(r.lane, Lane::Dma | Lane::DmaIn) {
+            s.dma_bytes += r.bytes;
+        }
+        // A composite GEMM spans its stages; its time is in the stage lanes.
+        if r.kind != RecordKind::Command(CommandKind::Gemm) {
+            let i = r.lane.index();
+            self.busy[i] += r.end - r.start;
+            push_interval(&mut self.intervals[i], r.start, r.end);
+        }
+        if self.keep {
+            self.records.push(r);
+        }
+    }
+
+    /// Counts and totals so far.
+    pub fn summary(&self) -> OpLogSummary {
+        self.summary
+    }
+
+    /// Kept records, in the order they were logged.
+    pub fn records(&self) -> &[OpRecord] {
+        &self.records
+    }
+
+    /// Whether individual records are kept.
+    pub fn keeps_records(&self) -> bool {
+        self.keep
+    }
+
+    /// Busy and wall-clock time of a lane.
+    pub fn lane_time(&self, lane: Lane) -> LaneTime {
+        let i = lane.index();
+        let mut v = self.intervals[i].clone();
+        LaneTime {
+            busy_ns: ps_to_ns(self.busy[i]),
+            occupied_ns: ps_to_ns(union_len(&mut v)),
+        }
+    }
+
+    /// Sum of busy time of a lane, in ps.
+    pub fn busy_ps(&self, lane: Lane) -> Ps {
+        self.busy[lane.index()]
+    }
+}
+
+/// Appends an interval, merging with the last when they touch (records of
+/// one lane mostly arrive in time order), and compacts a long list.
+fn push_interval(v: &mut Vec<(Ps, Ps)>, start: Ps, end: Ps) {
+    if let Some(last) = v.last_mut() {
+        if start >= last.0 && start <= last.1 {
+            last.1 = last.1.max(end);
+            return;
+        }
+    }
+    v.push((start, end));
+    if v.len() >= 1 << 16 && v.len().is_power_of_two() {
+        let total = v.len();
+        merge(v);
+        // Merging made no progress: intervals really are disjoint; let the
+        // list grow to the next power of two before trying again.
+        if v.len() == total {
+            v.reserve(total);
+        }
+    }
+}
+
+fn merge(v: &mut Vec<(Ps, Ps)>) {
+    v.sort_unstable();
+    let mut out: Vec<(Ps, Ps)> = Vec::with_capacity(v.len());
+    for &(s, e) in v.iter() {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    *v = out;
+}
+
+fn union_len(v: &mut Vec<(Ps, Ps)>) -> Ps {
+    merge(v);
+    v.iter().map(|(s, e)| e - s).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(lane: Lane, start: Ps, end: Ps) -> OpRecord {
+        OpRecord {
+            pe: 0,
+            lane,
+            kind: RecordKind::TileStage,
+            name: "tile",
+            cmd: 0,
+            start,
+            end,
+            bytes: 0,
+            macs: 10,
+        }
+    }
+
+    #[test]
+    fn occupancy_is_the_union_and_busy_the_sum() {
+        let mut log = OpLog::new(false);
+        // Two PEs' MAC arrays overlapping by 5 ps, then a gap.
+        log.push(rec(Lane::Gemm, 0, 10));
+        log.push(rec(Lane::Gemm, 5, 15));
+        log.push(rec(Lane::Gemm, 100, 110));
+        let t = log.lane_time(Lane::Gemm);
+        assert_eq!(t.busy_ns, ps_to_ns(30));
+        assert_eq!(t.occupied_ns, ps_to_ns(25));
+        assert_eq!(log.summary().gemm_tile_count, 3);
+        assert!(log.records().is_empty());
+    }
+}

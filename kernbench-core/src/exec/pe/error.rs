@@ -1,0 +1,37 @@
+//! Why a launch could not run to completion.
+
+use crate::fabric::addr::AddrError;
+use crate::fabric::route::RouteError;
+
+/// Why a launch could not run to completion.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExecError {
+    /// A command failed while running (e.g. a received IPCQ message does not
+    /// match the receive buffer's shape or dtype).
+    #[error("kernel `{kernel}` on {pe}: command #{cmd} `{text}`: {reason}")]
+    Command {
+        /// Name of the kernel.
+        kernel: String,
+        /// Name of the PE's node in the machine.
+        pe: String,
+        /// Index of the command in its program's stream.
+        cmd: usize,
+        /// The command as text.
+        text: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// No event remains but PEs still wait (e.g. on a receive no rank sends
+    /// to).
+    #[error("deadlock: no event remains but PEs still wait:\n{}", waiting.join("\n"))]
+    Deadlock {
+        /// One line per stuck PE: what it is waiting on.
+        waiting: Vec<String>,
+    },
+    /// A transfer found no route through the fabric.
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// A command names memory that does not exist on the topology.
+    #[error(transparent)]
+    Addr(#[from] AddrError),
+}

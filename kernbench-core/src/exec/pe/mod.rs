@@ -1,0 +1,246 @@
+//! The PE pipeline: executes traced command streams on the machine.
+//!
+//! Per PE, pe_cpu issues commands in order (one every `pe_cpu.issue_ns`);
+//! each goes to its engine — DMA, GEMM, MATH, IPCQ — and engines run
+//! concurrently. An engine starts its commands in order; a command starts
+//! once issued, once its engine has room (DMA keeps `pe_dma.outstanding`
+//! transfers in flight, the others one command) and once the scoreboard
+//! says its operands are ready (`deps.rs`). DMA traffic and the GEMM
+//! pipeline's operand streaming are transfers on the shared fabric, so PEs
+//! contend for links and HBM pseudo-channels. Several programs mapped to
+//! one PE run back to back.
+//!
+//! Where each part lives: the events that wake the pipeline (`event.rs`),
+//! its fixed costs (`costs.rs`), a running program and the issue loop
+//! (`issue.rs`), the scoreboard (`deps.rs`), the GEMM tile pipeline
+//! (`gemm.rs`), inter-PE queues (`ipcq/`), numerics (`data.rs`), op-log
+//! records of finished commands (`record.rs`) and the deadlock report
+//! (`stall.rs`). This file holds the executor and its event loop.
+
+mod costs;
+mod data;
+mod deps;
+mod error;
+mod event;
+mod gemm;
+mod ipcq;
+mod issue;
+mod record;
+mod stall;
+
+use std::collections::VecDeque;
+
+use crate::dsl::CommandStream;
+use crate::exec::memory::DeviceMemory;
+use crate::exec::oplog::OpLog;
+use crate::fabric::addr::{Endpoint, PeLoc};
+use crate::fabric::engine::Sim;
+use crate::fabric::topology::Topology;
+use crate::fabric::units::Ps;
+
+pub use error::ExecError;
+pub use event::PeEvent;
+pub use ipcq::BufferKind;
+
+use costs::Costs;
+use data::BufferHome;
+use ipcq::Ipcq;
+use issue::Running;
+
+/// One program instance to run on a PE.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// The traced commands, run in order.
+    pub stream: CommandStream,
+}
+
+/// When a launch's programs ran: the first started, the last finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// When the first program started, ps of simulated time.
+    pub first_start: Ps,
+    /// When the last program finished, ps of simulated time.
+    pub end: Ps,
+}
+
+/// The PEs of a collective launch in rank order, and where their IPCQ
+/// messages land.
+#[derive(Debug, Clone, Copy)]
+pub struct Queues<'a> {
+    /// The PE of each rank.
+    pub ranks: &'a [PeLoc],
+    /// Where receive buffers live.
+    pub buffer: BufferKind,
+}
+
+/// One PE of a launch and the programs it runs.
+struct Slot {
+    loc: PeLoc,
+    global: u32,
+    home: BufferHome,
+    name: String,
+    pending: VecDeque<Program>,
+    cur: Option<Running>,
+    finished_at: Option<Ps>,
+    /// Ring rank of the programs on this PE (collective launches).
+    rank: usize,
+}
+
+/// Runs a launch: programs already traced and mapped onto PEs.
+pub struct Executor<'a> {
+    sim: &'a mut Sim<PeEvent>,
+    mem: Option<&'a mut DeviceMemory>,
+    log: &'a mut OpLog,
+    topo: Topology,
+    costs: Costs,
+    slots: Vec<Slot>,
+    ipcq: Option<Ipcq>,
+    /// When the first program started.
+    first_start: Ps,
+}
+
+impl<'a> Executor<'a> {
+    /// `work` maps each PE to the programs it runs, in order;
+    /// `sram_window` is each PE's share of its cube's SRAM for kernel
+    /// buffers; `queues`, for collectives, says which PE is which rank.
+    pub fn new(
+        sim: &'a mut Sim<PeEvent>,
+        mem: Option<&'a mut DeviceMemory>,
+        log: &'a mut OpLog,
+        work: Vec<(PeLoc, Vec<Program>)>,
+        sram_window: u64,
+        queues: Option<Queues<'_>>,
+    ) -> Self {
+        let topo = sim.machine().topo.clone();
+        let slots = work
+            .into_iter()
+            .map(|(loc, progs)| Slot {
+                loc,
+                global: loc.global(&topo),
+                home: BufferHome {
+                    pe: loc,
+                    sram_base: u64::from(loc.pe) * sram_window,
+                },
+                name: sim
+                    .machine()
+                    .node_name(sim.machine().pe(loc.sip, loc.cube, loc.pe)),
+                rank: queues
+                    .and_then(|q| q.ranks.iter().position(|p| *p == loc))
+                    .unwrap_or(0),
+                pending: progs.into(),
+                cur: None,
+                finished_at: None,
+            })
+            .collect();
+        let ipcq = queues.map(|q| Ipcq::new(q.ranks.to_vec(), q.buffer, topo.ipcq.depth));
+        Executor {
+            costs: Costs::new(&topo),
+            topo,
+            sim,
+            mem,
+            log,
+            slots,
+            ipcq,
+            first_start: Ps::MAX,
+        }
+    }
+
+    /// Sends every PE its launch descriptor from the host at `at`, runs all
+    /// programs, and returns when they ran.
+    pub fn run(mut self, at: Ps) -> Result<Span, ExecError> {
+        for i in 0..self.slots.len() {
+            let dst = Endpoint::Mem(self.slots[i].loc.tcm(0));
+            let (bytes, setup) = (self.costs.launch_bytes, self.costs.host_setup);
+            let launch = PeEvent::Launch { slot: i as u32 };
+            self.sim
+                .start_copy_tagged(Endpoint::Host, dst, bytes, setup, at, launch)?;
+        }
+        while let Some((now, notice)) = self.sim.next_notice() {
+            self.dispatch(notice.token(), now)?;
+        }
+        let waiting: Vec<String> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].finished_at.is_none())
+            .map(|i| self.describe_stall(i))
+            .collect();
+        if !waiting.is_empty() {
+            return Err(ExecError::Deadlock { waiting });
+        }
+        let end = self
+            .slots
+            .iter()
+            .filter_map(|s| s.finished_at)
+            .max()
+            .unwrap_or(at);
+        Ok(Span {
+            first_start: self.first_start.min(end),
+            end,
+        })
+    }
+
+    /// Hands one event to the part of the pipeline it wakes.
+    fn dispatch(&mut self, event: PeEvent, now: Ps) -> Result<(), ExecError> {
+        let at = |slot: u32| slot as usize;
+        match event {
+            PeEvent::Launch { slot } => {
+                let start = now + self.costs.m_cpu + self.costs.launch;
+                self.next_program(at(slot), start);
+                Ok(())
+            }
+            PeEvent::Pump { slot } => {
+                if let Some(r) = self.slots[at(slot)].cur.as_mut() {
+                    r.pump_at = None;
+                }
+                self.pump(at(slot), now)
+            }
+            PeEvent::Done { slot, cmd } => self.complete(at(slot), cmd as usize, now),
+            PeEvent::TilePart { slot, tile } => self.tile_part_done(at(slot), tile, now),
+            PeEvent::Fetched { slot } => self.tile_fetched(at(slot), now),
+            PeEvent::Sent { slot, cmd } => self.sent(at(slot), cmd, now),
+            PeEvent::Received { slot, cmd } => self.received(at(slot), cmd, now),
+            // The device runs host transfers to completion before a launch.
+            PeEvent::Host => Ok(()),
+        }
+    }
+
+    /// Starts the PE's next program at `start`, or marks the PE finished.
+    fn next_program(&mut self, slot: usize, start: Ps) {
+        let s = &mut self.slots[slot];
+        match s.pending.pop_front() {
+            Some(p) => {
+                self.first_start = self.first_start.min(start);
+                s.cur = Some(Running::new(p.stream, start));
+                self.sim
+                    .schedule(start, PeEvent::Pump { slot: slot as u32 });
+            }
+            None => {
+                s.cur = None;
+                s.finished_at = Some(start.saturating_sub(self.costs.launch));
+            }
+        }
+    }
+
+    fn cmd_error(&self, slot: usize, cmd: usize, reason: String) -> ExecError {
+        let s = &self.slots[slot];
+        command_error(&s.name, s.cur.as_ref().map(|r| &r.stream), cmd, reason)
+    }
+}
+
+/// A command's failure, named by the PE it ran on and its text.
+fn command_error(
+    pe: &str,
+    stream: Option<&CommandStream>,
+    cmd: usize,
+    reason: String,
+) -> ExecError {
+    let (kernel, text) = match stream {
+        Some(s) => (s.kernel.clone(), s.command_text(cmd)),
+        None => (String::new(), String::new()),
+    };
+    ExecError::Command {
+        kernel,
+        pe: pe.to_string(),
+        cmd,
+        text,
+        reason,
+    }
+}

@@ -1,0 +1,393 @@
+//! The discrete-event engine: integer-picosecond time, a monotone event
+//! queue, per-link occupancy, and burst-level transfers.
+//!
+//! A transfer is split into bursts (`hbm.burst_bytes`). The source injects
+//! one burst at a time: the next as soon as the first link has serialized
+//! the previous one, so concurrent transfers interleave on shared links. A
+//! burst crosses its route cut-through: at each link it starts when its head
+//! arrives and the link is free (first come, first served), occupies the
+//! link for bytes / bandwidth (and never finishes before its tail has
+//! arrived from upstream), and its head reaches the next hop after the
+//! link's overhead and propagation. Contention, head-of-line blocking and
+//! back-to-back serialization follow from these rules alone.
+
+mod queue;
+mod transfer;
+
+use std::sync::Arc;
+
+pub use queue::EventQueue;
+pub use transfer::{HopTime, TransferId, TransferReport};
+
+use crate::fabric::addr::Endpoint;
+use crate::fabric::machine::Machine;
+use crate::fabric::route::RouteError;
+use crate::fabric::units::Ps;
+
+use transfer::Transfer;
+
+/// What the engine does at a point in time.
+#[derive(Debug, Clone, Copy)]
+enum Event<T> {
+    /// The source of a transfer injects its next burst.
+    Inject { xfer: u32 },
+    /// The head of a burst arrives at the input of hop `hop`; its tail
+    /// arrives at `tail`.
+    Hop {
+        xfer: u32,
+        burst: u32,
+        hop: u16,
+        tail: Ps,
+    },
+    /// The last byte of a transfer has arrived.
+    Done { xfer: u32 },
+    /// A timer set by the model driving the simulation.
+    Timer { token: T },
+}
+
+/// What the engine reports to the model driving it (the PE pipeline, the
+/// host runtime): a transfer it started has completed, or a timer it set
+/// has expired. `token` is the caller's, returned unchanged: the engine
+/// never looks inside it, so each model speaks in its own event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice<T> {
+    /// A transfer started with `token` has delivered its last byte.
+    TransferDone {
+        /// The transfer (a read's request id).
+        id: TransferId,
+        /// The caller's token.
+        token: T,
+    },
+    /// A timer set with `token` has expired.
+    Timer {
+        /// The caller's token.
+        token: T,
+    },
+}
+
+impl<T: Copy> Notice<T> {
+    /// The caller's token, whichever kind of notice it is.
+    pub fn token(&self) -> T {
+        match *self {
+            Notice::TransferDone { token, .. } | Notice::Timer { token } => token,
+        }
+    }
+}
+
+/// One simulation over a machine: time, pending events, link occupancy and
+/// the transfers started so far. `T` is the token the driving model
+/// attaches to what it starts and gets back in each [`Notice`]; a plain
+/// `Sim` carries none.
+pub struct Sim<T = ()> {
+    machine: Arc<Machine>,
+    queue: EventQueue<Event<T>>,
+    /// Per link, the time it finishes serializing what it has accepted.
+    link_free: Vec<Ps>,
+    /// Per link, the time to serialize a full burst (most bursts are).
+    full_burst_ps: Vec<Ps>,
+    burst: u64,
+    transfers: Vec<Transfer<T>>,
+    /// Slots of finished transfers, reused when reports are not kept.
+    free: Vec<u32>,
+    keep: bool,
+    events: u64,
+}
+
+impl Sim {
+    /// A simulation at time 0 with idle links, whose transfers carry no
+    /// token (see [`Sim::tagged`]).
+    pub fn new(machine: Arc<Machine>) -> Self {
+        Self::tagged(machine)
+    }
+
+    /// Starts moving `bytes` from `src` to `dst` at time `at`, after a fixed
+    /// `setup_ps` (descriptor setup of the initiating DMA engine).
+    pub fn start_copy(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        bytes: u64,
+        setup_ps: Ps,
+        at: Ps,
+    ) -> Result<TransferId, RouteError> {
+        self.start_copy_tagged(src, dst, bytes, setup_ps, at, ())
+    }
+
+    /// Starts a read: `requester` sends a request packet of
+    /// `host.read_request_bytes` to `target`, which then streams `bytes`
+    /// back. The returned id reports the whole round trip.
+    pub fn start_read(
+        &mut self,
+        requester: Endpoint,
+        target: Endpoint,
+        bytes: u64,
+        setup_ps: Ps,
+        at: Ps,
+    ) -> Result<TransferId, RouteError> {
+        self.start_read_tagged(requester, target, bytes, setup_ps, at, ())
+    }
+}
+
+impl<T: Copy> Sim<T> {
+    /// A simulation at time 0 with idle links, whose notices carry the
+    /// driving model's tokens of type `T`.
+    pub fn tagged(machine: Arc<Machine>) -> Self {
+        let links = machine.links.len();
+        let burst = machine.topo.hbm.burst_bytes;
+        let full_burst_ps = machine.links.iter().map(|l| l.bw.ser_ps(burst)).collect();
+        Sim {
+            machine,
+            queue: EventQueue::new(),
+            link_free: vec![0; links],
+            full_burst_ps,
+            burst,
+            transfers: Vec::new(),
+            free: Vec::new(),
+            keep: true,
+            events: 0,
+        }
+    }
+
+    /// The machine simulated.
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// Current simulated time.
+    pub fn now(&self) -> Ps {
+        self.queue.now()
+    }
+
+    /// Events processed so far.
+    pub fn events_processed(&self) -> u64 {
+        self.events
+    }
+
+    /// Starts moving `bytes` from `src` to `dst` at time `at`, after a fixed
+    /// `setup_ps` (descriptor setup of the initiating DMA engine); `token`
+    /// comes back in its [`Notice::TransferDone`].
+    pub fn start_copy_tagged(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        bytes: u64,
+        setup_ps: Ps,
+        at: Ps,
+        token: T,
+    ) -> Result<TransferId, RouteError> {
+        let t = Transfer::new(&self.machine, src, dst, bytes, setup_ps, at, token)?;
+        Ok(self.launch(t))
+    }
+
+    /// Sets a timer: [`Self::next_notice`] returns `Notice::Timer { token }` at `at`.
+    pub fn schedule(&mut self, at: Ps, token: T) {
+        self.queue.push(at, Event::Timer { token });
+    }
+
+    /// Starts a read: `requester` sends a request packet of
+    /// `host.read_request_bytes` to `target`, which then streams `bytes`
+    /// back. The returned id reports the whole round trip; `token` comes
+    /// back in its [`Notice::TransferDone`].
+    pub fn start_read_tagged(
+        &mut self,
+        requester: Endpoint,
+        target: Endpoint,
+        bytes: u64,
+        setup_ps: Ps,
+        at: Ps,
+        token: T,
+    ) -> Result<TransferId, RouteError> {
+        let req_bytes = self.machine.topo.host.read_request_bytes;
+        let data = Transfer::new(&self.machine, target, requester, bytes, 0, at, token)?;
+        let mut req = Transfer::new(
+            &self.machine,
+            requester,
+            target,
+            req_bytes,
+            setup_ps,
+            at,
+            token,
+        )?;
+        let data_id = self.insert(data);
+        req.then = Some(data_id);
+        let req_id = self.launch(req);
+        self.transfers[data_id as usize].head = req_id.0;
+        Ok(req_id)
+    }
+
+    fn launch(&mut self, t: Transfer<T>) -> TransferId {
+        let at = t.start + t.setup_ps;
+        let id = self.insert(t);
+        self.transfers[id as usize].head = id;
+        self.queue.push(at, Event::Inject { xfer: id });
+        TransferId(id)
+    }
+
+    /// Stores a transfer, in a finished one's slot when reports are not kept.
+    fn insert(&mut self, t: Transfer<T>) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.transfers[i as usize] = t;
+                i
+            }
+            None => {
+                self.transfers.push(t);
+                (self.transfers.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Whether finished transfers stay available to [`Self::report`]
+    /// (the default). A long-running model that only needs completion
+    /// notices turns this off, so memory follows what is in flight.
+    pub fn keep_reports(&mut self, keep: bool) {
+        self.keep = keep;
+    }
+
+    /// Runs until no event remains; returns the time of the last event.
+    pub fn run(&mut self) -> Ps {
+        while self.next_notice().is_some() {}
+        self.queue.now()
+    }
+
+    /// Abandons everything in flight (after a failed launch): pending events
+    /// are dropped, so nothing of it leaks into what runs next. Links keep
+    /// the occupancy already granted; time does not go back.
+    pub fn abort(&mut self) {
+        self.queue.clear();
+        if !self.keep {
+            self.transfers.clear();
+            self.free.clear();
+        }
+    }
+
+    /// Processes events up to and including the next one the driving model
+    /// must see; `None` when no event remains.
+    pub fn next_notice(&mut self) -> Option<(Ps, Notice<T>)> {
+        while let Some((now, ev)) = self.queue.pop() {
+            self.events += 1;
+            if let Some(n) = self.step(now, ev) {
+                return Some((now, n));
+            }
+        }
+        None
+    }
+
+    fn step(&mut self, now: Ps, ev: Event<T>) -> Option<Notice<T>> {
+        match ev {
+            Event::Inject { xfer } => self.inject(now, xfer),
+            Event::Hop {
+                xfer,
+                burst,
+                hop,
+                tail,
+            } => self.hop(now, xfer, burst, hop, tail),
+            Event::Done { xfer } => return self.done(now, xfer),
+            Event::Timer { token } => return Some(Notice::Timer { token }),
+        }
+        None
+    }
+
+    fn inject(&mut self, now: Ps, xfer: u32) {
+        let t = &mut self.transfers[xfer as usize];
+        let burst = t.injected;
+        t.injected += 1;
+        t.source.touch(now, now);
+        if t.route.hops.is_empty() {
+            // Source and destination are the same node: nothing moves.
+            self.queue.push(now, Event::Done { xfer });
+        } else {
+            self.queue.push(
+                now,
+                Event::Hop {
+                    xfer,
+                    burst,
+                    hop: 0,
+                    tail: now,
+                },
+            );
+        }
+    }
+
+    fn hop(&mut self, now: Ps, xfer: u32, burst: u32, hop: u16, tail_in: Ps) {
+        let t = &mut self.transfers[xfer as usize];
+        let h = t.route.hops[hop as usize];
+        let lane = if h.lanes > 1 {
+            t.lane(hop as usize, burst) % u64::from(h.lanes)
+        } else {
+            0
+        };
+        let link_id = h.link.0 as usize + lane as usize;
+        let link = &self.machine.links[link_id];
+        let bytes = t.burst_len(burst);
+        let start = now.max(self.link_free[link_id]);
+        let ser = if bytes == self.burst {
+            self.full_burst_ps[link_id]
+        } else {
+            link.bw.ser_ps(bytes)
+        };
+        let end = (start + ser).max(tail_in);
+        self.link_free[link_id] = end;
+        let d = link.delay_ps();
+        let (head_out, tail_out) = (start + d, end + d);
+        t.hop_times[hop as usize].touch(head_out, tail_out);
+        if hop == 0 && t.injected < t.n_bursts {
+            // The source streams the next burst once this one is on the wire;
+            // a group of parallel lanes (HBM pseudo-channels) takes the next
+            // burst as soon as this one has a lane.
+            let next = if h.lanes > 1 { start } else { end };
+            self.queue.push(next, Event::Inject { xfer });
+        }
+        if (hop as usize) + 1 < t.route.hops.len() {
+            self.queue.push(
+                head_out,
+                Event::Hop {
+                    xfer,
+                    burst,
+                    hop: hop + 1,
+                    tail: tail_out,
+                },
+            );
+        } else {
+            t.arrived += 1;
+            t.last_tail = t.last_tail.max(tail_out);
+            if t.arrived == t.n_bursts {
+                let at = t.last_tail;
+                self.queue.push(at, Event::Done { xfer });
+            }
+        }
+    }
+
+    fn done(&mut self, now: Ps, xfer: u32) -> Option<Notice<T>> {
+        let t = &mut self.transfers[xfer as usize];
+        t.done_at = Some(now);
+        match t.then {
+            Some(next) => {
+                let n = &mut self.transfers[next as usize];
+                n.start = now;
+                let at = now + n.setup_ps;
+                self.queue.push(at, Event::Inject { xfer: next });
+                None
+            }
+            None => {
+                // A read reports under its request's id, the one its caller holds.
+                let (head, token) = (t.head, t.token);
+                if !self.keep {
+                    self.free.push(xfer);
+                    if head != xfer {
+                        self.free.push(head);
+                    }
+                }
+                Some(Notice::TransferDone {
+                    id: TransferId(head),
+                    token,
+                })
+            }
+        }
+    }
+
+    /// What happened to a transfer; `None` until it has completed.
+    pub fn report(&self, id: TransferId) -> Option<TransferReport> {
+        transfer::report(&self.transfers, id)
+    }
+}

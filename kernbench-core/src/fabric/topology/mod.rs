@@ -1,0 +1,101 @@
+//! The machine description: `topology.yaml` parsed with serde, then validated
+//! so that every later stage can trust its numbers.
+//!
+//! Errors name the offending key and, where it can be found, the line.
+
+mod config;
+mod locate;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use config::*;
+
+/// The default topology, the one at the workspace root; tests and examples
+/// use it without touching the file system.
+pub const DEFAULT_TOPOLOGY_YAML: &str = include_str!("../../../../topology.yaml");
+
+/// Why a topology could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    #[error("cannot read topology {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Parse {
+        origin: String,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("{origin}{}: `{key}` {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        origin: String,
+        line: Option<usize>,
+        key: String,
+        message: String,
+    },
+}
+
+impl TopologyError {
+    /// The dotted key the error is about, when it is about one value.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            TopologyError::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+impl Topology {
+    /// Reads and validates a topology file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, TopologyError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates topology text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, TopologyError> {
+        let topo: Topology = serde_yaml::from_str(text).map_err(|e| TopologyError::Parse {
+            origin: origin.to_string(),
+            line: e.location().map(|l| l.line()),
+            // serde_yaml appends "at line L column C"; the line is in the prefix.
+            message: strip_location(&e.to_string()),
+        })?;
+        topo.validate().map_err(|v| TopologyError::Invalid {
+            origin: origin.to_string(),
+            line: locate::line_of(text, &v.key),
+            key: v.key,
+            message: v.message,
+        })?;
+        Ok(topo)
+    }
+
+    /// The built-in default topology (the workspace's `topology.yaml`).
+    pub fn default_topology() -> Self {
+        match Self::parse(DEFAULT_TOPOLOGY_YAML, "topology.yaml") {
+            Ok(t) => t,
+            // The file is compiled in and covered by tests; failing here is a
+            // build defect, not user input.
+            Err(e) => panic!("built-in topology.yaml is invalid: {e}"),
+        }
+    }
+
+    /// Total cubes per SIP.
+    pub fn cubes_per_sip(&self) -> u32 {
+        self.system.cube_mesh.x * self.system.cube_mesh.y
+    }
+}
+
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}

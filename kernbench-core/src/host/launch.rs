@@ -1,0 +1,114 @@
+//! Launching: a grid of programs ([`LaunchOptions`]), how they map onto PEs
+//! ([`Mapping`]), and tracing every program of a launch into [`Work`].
+
+use std::collections::BTreeMap;
+
+use crate::dsl::{ArgValue, Kernel, KernelArgs, ProgramInfo, TraceConfig};
+use crate::exec::pe::Program;
+use crate::fabric::addr::{PeLoc, PhysAddr};
+use crate::fabric::topology::Topology;
+
+use super::error::RuntimeError;
+
+/// How a launch's programs map onto PEs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mapping {
+    /// Program `i` on the machine's PE `i`: the PEs of cube 0 in order,
+    /// then cube 1, ... (wrapping around when programs outnumber PEs).
+    #[default]
+    Spread,
+    /// Program `i` on `pes[i % pes.len()]`; programs sharing a PE run one
+    /// after another.
+    Pes(Vec<PeLoc>),
+}
+
+/// A launch: the grid and the mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchOptions {
+    /// Programs per axis; `tl::program_id(a)` ranges over `0..grid[a]`.
+    pub grid: [usize; 3],
+    /// Which PE runs each program; [`Mapping::Spread`] unless set with
+    /// [`Self::on`].
+    pub mapping: Mapping,
+}
+
+impl LaunchOptions {
+    /// A launch of `grid` programs with the [`Mapping::Spread`] mapping.
+    pub fn grid(grid: [usize; 3]) -> Self {
+        LaunchOptions {
+            grid,
+            mapping: Mapping::Spread,
+        }
+    }
+    /// Replaces the mapping.
+    pub fn on(mut self, mapping: Mapping) -> Self {
+        self.mapping = mapping;
+        self
+    }
+}
+
+/// Programs mapped onto the PEs that run them, in order.
+pub type Work = Vec<(PeLoc, Vec<Program>)>;
+
+/// The trace limits of launches on `topo`: the topology's scratch, and each
+/// PE's share of the half of its cube's SRAM kept for kernel buffers.
+pub fn trace_config(topo: &Topology) -> TraceConfig {
+    TraceConfig {
+        sram_bytes: sram_window(topo),
+        ..TraceConfig::from_topology(topo)
+    }
+}
+
+/// Each PE's share of the half of its cube's SRAM kept for kernel buffers.
+pub(super) fn sram_window(topo: &Topology) -> u64 {
+    topo.sram.size_mb * (1 << 20) / 2 / u64::from(topo.system.pes_per_cube)
+}
+
+/// Checks that every tensor argument names memory that exists on `topo`.
+pub(super) fn check_args(topo: &Topology, values: &[ArgValue]) -> Result<(), RuntimeError> {
+    for v in values {
+        if let ArgValue::Ptr(d) = v {
+            PhysAddr::decode(d.base, topo)?;
+        }
+    }
+    Ok(())
+}
+
+/// Traces every program of a launch and maps it onto a PE.
+pub fn trace_launch<K: Kernel>(
+    topo: &Topology,
+    args: &K::Args,
+    opts: &LaunchOptions,
+) -> Result<Work, RuntimeError> {
+    check_args(topo, &args.values())?;
+    let [g0, g1, g2] = opts.grid;
+    let n = g0 * g1 * g2;
+    if n == 0 {
+        return Err(RuntimeError::EmptyGrid(opts.grid));
+    }
+    let total = (topo.system.sips * topo.cubes_per_sip() * topo.system.pes_per_cube) as usize;
+    if let Mapping::Pes(pes) = &opts.mapping {
+        if pes.is_empty() {
+            return Err(RuntimeError::NoPes);
+        }
+        for p in pes {
+            p.tcm(0).check(topo)?;
+        }
+    }
+    let cfg = trace_config(topo);
+    let mut per_pe: BTreeMap<u32, (PeLoc, Vec<Program>)> = BTreeMap::new();
+    for i in 0..n {
+        let id = [i % g0, (i / g0) % g1, i / (g0 * g1)];
+        let stream = K::trace(args, &ProgramInfo::grid(id, opts.grid), &cfg)?;
+        let pe = match &opts.mapping {
+            Mapping::Spread => PeLoc::from_global((i % total) as u32, topo),
+            Mapping::Pes(pes) => pes[i % pes.len()],
+        };
+        per_pe
+            .entry(pe.global(topo))
+            .or_insert_with(|| (pe, Vec::new()))
+            .1
+            .push(Program { stream });
+    }
+    Ok(per_pe.into_values().collect())
+}

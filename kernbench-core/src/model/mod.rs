@@ -1,0 +1,10 @@
+//! Analytical models fed by the parsed topology, to set beside what the
+//! simulator measures: every constant is read from the machine, none is
+//! copied by hand.
+//!
+//! May use every layer below ([`crate::host`] for rings, [`crate::exec`],
+//! [`crate::fabric`]); nothing below uses it.
+
+mod all_reduce;
+
+pub use all_reduce::AllReduceModel;

@@ -1,0 +1,255 @@
+//! Every registered bench's `--json` held against figures derived here from
+//! first principles and topology.yaml: command counts from each kernel's
+//! loop structure, bytes and MACs from the shapes, per-tile stage times from
+//! the MAC array, TCM and vector-engine rates, and the collective model's
+//! terms from link and HBM bandwidths. A change of behaviour moves one of
+//! these exact figures; a bench registered without a derivation fails.
+
+use kernbench::cli::run::{self as cli_run, RunArgs};
+use kernbench_core::Topology;
+use serde_json::Value;
+
+fn run_json(bench: &str, params: &[&str]) -> Value {
+    let a = RunArgs {
+        bench: bench.to_string(),
+        params: params.iter().map(|p| p.to_string()).collect(),
+        check: false,
+        timing_only: true,
+        json: true,
+        trace: None,
+    };
+    let (out, _) = cli_run::run(&Topology::default_topology(), &a).unwrap();
+    serde_json::from_str(&out).unwrap()
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("`{key}`: {}", v[key]))
+}
+
+fn count(v: &Value, key: &str) -> u64 {
+    v["op_log_summary"][key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("op_log_summary.{key}"))
+}
+
+fn engine(v: &Value, key: &str) -> f64 {
+    v["engines"][key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("engines.{key}"))
+}
+
+fn param(v: &Value, key: &str) -> u64 {
+    v["params"][key]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("params.{key}: {}", v["params"][key]))
+}
+
+/// Equal up to the rounding of a float printed and parsed back.
+fn close(got: f64, want: f64, what: &str) {
+    let tol = 1e-9 * want.abs().max(1.0);
+    assert!((got - want).abs() <= tol, "{what}: {got} != derived {want}");
+}
+
+/// The tiled matmul's figures: `bm x bn` output blocks, one `tl::dot` per
+/// `bk` step, `pes` PEs. Shapes are multiples of the blocks and the blocks
+/// of the tile, so no edge is ragged.
+fn check_matmul(v: &Value, t: &Topology, pes: u64) {
+    let (m, k, n) = (param(v, "m"), param(v, "k"), param(v, "n"));
+    let (bm, bn, bk) = (param(v, "bm"), param(v, "bn"), param(v, "bk"));
+    let staging = v["params"]["staging"].as_str().unwrap();
+    let g = &t.pe_gemm;
+    let (tm, tk, tn) = (
+        u64::from(g.tile_m),
+        u64::from(g.tile_k),
+        u64::from(g.tile_n),
+    );
+    assert!(m % bm == 0 && n % bn == 0 && k % bk == 0, "shape is ragged");
+    assert!(
+        bm % tm == 0 && bn % tn == 0 && bk % tk == 0,
+        "block is ragged"
+    );
+    let elem = u64::from(g.bytes_per_element);
+
+    let programs = (m / bm) * (n / bn);
+    let steps = k / bk;
+    let dots = programs * steps;
+    let tiles = dots * (bm / tm) * (bk / tk) * (bn / tn);
+    assert_eq!(count(v, "gemm_count"), dots);
+    // Staged operands: one DMA per block of A and of B per step.
+    let staged = if staging == "hbm_ref" { 0 } else { 2 * dots };
+    assert_eq!(count(v, "dma_read_count"), staged);
+    assert_eq!(count(v, "dma_write_count"), programs);
+    // The accumulator's zero fill and the final cast, per program.
+    assert_eq!(count(v, "math_count"), 2 * programs);
+    assert_eq!(count(v, "ipcq_send_count") + count(v, "ipcq_recv_count"), 0);
+    assert_eq!(count(v, "gemm_tile_count"), tiles);
+    assert_eq!(count(v, "tile_macs"), tiles * tm * tk * tn);
+    assert_eq!(count(v, "useful_macs"), m * k * n);
+    let operands = if staging == "hbm_ref" {
+        // Streamed per tile: each tile's A and B slices.
+        tiles * (tm * tk + tk * tn) * elem
+    } else {
+        dots * (bm * bk + bk * bn) * elem
+    };
+    assert_eq!(count(v, "dma_bytes"), operands + m * n * elem);
+
+    // Per-tile stage times from the array, TCM and vector-engine rates.
+    let mac_ns = (tm * tk * tn) as f64 / g.macs_per_ns();
+    let fetch_ns = ((tm * tk + tk * tn) * elem) as f64 / t.pe_tcm.fetch_bw_gbs;
+    let wall = num(v, "wall_ns");
+    let busy = tiles as f64 * mac_ns;
+    close(
+        num(v, "gemm_util_pct"),
+        100.0 * busy / (wall * pes as f64),
+        "gemm_util_pct",
+    );
+    close(
+        num(v, "useful_eff_pct"),
+        100.0 * (m * k * n) as f64 / (wall * pes as f64 * g.macs_per_ns()),
+        "useful_eff_pct",
+    );
+    if pes == 1 {
+        // One PE: its stages never overlap themselves, so occupancy is the
+        // sum of the stage times.
+        close(engine(v, "gemm_ns"), busy, "engines.gemm_ns");
+        close(
+            engine(v, "fetch_ns"),
+            tiles as f64 * fetch_ns,
+            "engines.fetch_ns",
+        );
+        // A result tile (f32) is written back once its K loop ends.
+        let out_tiles = dots * (bm / tm) * (bn / tn);
+        let wb_ns = (tm * tn * 4) as f64 / t.pe_tcm.fetch_bw_gbs;
+        close(
+            engine(v, "dma_out_ns"),
+            out_tiles as f64 * wb_ns,
+            "engines.dma_out_ns",
+        );
+        let m_cmd = |elems: u64| t.pe_math.overhead_ns + elems as f64 / t.pe_math.elems_per_ns;
+        close(
+            engine(v, "math_ns"),
+            2.0 * programs as f64 * m_cmd(bm * bn),
+            "engines.math_ns",
+        );
+    }
+    // Never faster than the MAC array or the HBM slice allow.
+    assert!(wall >= busy / pes as f64, "{wall} < compute bound");
+    let hbm_ns = count(v, "dma_bytes") as f64 / t.hbm_ctrl.effective_bw_gbs();
+    assert!(wall >= hbm_ns, "{wall} < HBM bound {hbm_ns}");
+}
+
+/// The segmented ring all-reduce's figures on `n` ranks.
+fn check_allreduce(v: &Value, n: u64, bytes: u64, seg: u64) {
+    let len = bytes / 2;
+    let groups = len.div_ceil(n * seg);
+    let chunk = len / (groups * n);
+    assert_eq!(chunk * groups * n, len, "chunks are ragged");
+    // Per rank and group: 2(n-1) messages; a load of its first chunk and
+    // one per reduce-scatter step; a store of the reduced chunk and one per
+    // all-gather step; n-1 combines.
+    assert_eq!(count(v, "ipcq_send_count"), n * groups * 2 * (n - 1));
+    assert_eq!(count(v, "ipcq_recv_count"), n * groups * 2 * (n - 1));
+    assert_eq!(count(v, "dma_read_count"), n * groups * n);
+    assert_eq!(count(v, "dma_write_count"), n * groups * n);
+    assert_eq!(count(v, "math_count"), n * groups * (n - 1));
+    assert_eq!(count(v, "gemm_count"), 0);
+    assert_eq!(count(v, "dma_bytes"), 2 * n * groups * n * chunk * 2);
+
+    let latency = num(v, "latency_ns");
+    let algbw = bytes as f64 / latency;
+    close(num(v, "algbw_gbs"), algbw, "algbw_gbs");
+    let nf = n as f64;
+    close(
+        num(v, "busbw_gbs"),
+        algbw * 2.0 * (nf - 1.0) / nf,
+        "busbw_gbs",
+    );
+    let link = num(v, "model_link_gbs");
+    close(
+        num(v, "model_link_bound_ns"),
+        2.0 * (nf - 1.0) / nf * bytes as f64 / link,
+        "model_link_bound_ns",
+    );
+    let model = 2.0 * (nf - 1.0) * num(v, "model_alpha_ns")
+        + num(v, "model_link_bound_ns").max(num(v, "model_hbm_bound_ns"));
+    close(num(v, "model_ns"), model, "model_ns");
+    close(num(v, "sim_over_model"), latency / model, "sim_over_model");
+    // The simulation never beats the model's bandwidth terms.
+    assert!(latency >= num(v, "model_link_bound_ns"));
+    assert!(latency >= num(v, "model_hbm_bound_ns"));
+}
+
+fn gemm(t: &Topology) {
+    for staging in ["tcm", "hbm_ref"] {
+        let v = run_json("gemm", &[&format!("staging={staging}")]);
+        check_matmul(&v, t, 1);
+    }
+}
+
+fn gemm_multi_pe(t: &Topology) {
+    let v = run_json("gemm-multi-pe", &[]);
+    check_matmul(&v, t, param(&v, "pes") * param(&v, "cubes"));
+}
+
+fn ring_allreduce(t: &Topology) {
+    let v = run_json("ring-allreduce", &[]);
+    let (n, bytes) = (param(&v, "ranks"), param(&v, "bytes"));
+    check_allreduce(&v, n, bytes, param(&v, "seg"));
+    // The 8 PEs of one cube: each sends through its own crossbar port.
+    close(
+        num(&v, "model_link_gbs"),
+        t.xbar.pe_port_bw_gbs,
+        "model_link_gbs",
+    );
+    // A step: the send's and receive's IPCQ costs, one crossbar
+    // arbitration, two port wires.
+    close(
+        num(&v, "model_alpha_ns"),
+        2.0 * t.ipcq.overhead_ns + t.xbar.overhead_ns + 2.0 * t.xbar.port_mm * t.ns_per_mm,
+        "model_alpha_ns",
+    );
+    // Every rank's buffer is in cube 0's slice, read and written once.
+    close(
+        num(&v, "model_hbm_bound_ns"),
+        2.0 * n as f64 * bytes as f64 / t.hbm_ctrl.effective_bw_gbs(),
+        "model_hbm_bound_ns",
+    );
+}
+
+fn tp_mlp(t: &Topology) {
+    let v = run_json("tp-mlp", &[]);
+    // The report is the final all-reduce: batch x hidden fp16 per SIP, one
+    // group (the layers' all-reduce segments at 16384 elements).
+    let n = u64::from(t.system.sips);
+    let bytes = param(&v, "batch") * param(&v, "hidden") * 2;
+    check_allreduce(&v, n, bytes, 16384);
+    close(
+        num(&v, "model_link_gbs"),
+        t.sip_link.bw_gbs,
+        "model_link_gbs",
+    );
+    // One rank per SIP: each slice holds one buffer.
+    close(
+        num(&v, "model_hbm_bound_ns"),
+        2.0 * bytes as f64 / t.hbm_ctrl.effective_bw_gbs(),
+        "model_hbm_bound_ns",
+    );
+    assert!(num(&v, "forward_ns") > num(&v, "wall_ns"));
+}
+
+#[test]
+fn every_bench_matches_its_derived_figures() {
+    let t = Topology::default_topology();
+    for b in kernbench::bench::registry() {
+        match b.name {
+            "gemm" => gemm(&t),
+            "gemm-multi-pe" => gemm_multi_pe(&t),
+            "ring-allreduce" => ring_allreduce(&t),
+            "tp-mlp" => tp_mlp(&t),
+            other => panic!("bench `{other}` has no derived figures here; add them"),
+        }
+    }
+}
