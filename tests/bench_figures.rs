@@ -1,9 +1,13 @@
 //! Every registered bench's `--json` held against figures derived here from
-//! first principles and topology.yaml: command counts from each kernel's
-//! loop structure, bytes and MACs from the shapes, per-tile stage times from
-//! the MAC array, TCM and vector-engine rates, and the collective model's
-//! terms from link and HBM bandwidths. A change of behaviour moves one of
-//! these exact figures; a bench registered without a derivation fails.
+//! first principles and topology.yaml, exactly where a derivation exists:
+//! command counts from each kernel's loop structure, bytes and MACs from the
+//! shapes, per-tile stage times from the MAC array, TCM and vector-engine
+//! rates (on one PE, where stages cannot overlap), and the collective
+//! model's terms from link and HBM bandwidths. Wall time and latency have
+//! no closed form (transfers contend for pseudo-channels and ports), so they
+//! are held to their compute, HBM and link bounds, and the figures computed
+//! from them (utilization, efficiency, algbw, busbw) to their definitions.
+//! A bench registered without a derivation fails.
 
 use kernbench::cli::run::{self as cli_run, RunArgs};
 use kernbench_core::Topology;

@@ -510,6 +510,12 @@ fn list_shows_every_parameter_each_bench_and_kernel_accepts() {
     }
     for k in kernbench::catalog::catalog() {
         lists_every_param(&out, k.name, k.params);
+        let kv: Vec<_> = k
+            .params
+            .iter()
+            .map(|p| (p.name.to_string(), p.default.to_string()))
+            .collect();
+        assert!(k.resolve(&kv).is_ok(), "{}", k.name);
     }
 }
 

@@ -135,3 +135,50 @@ fn a_panicking_device_operation_is_an_error_not_a_hang() {
         "{e}"
     );
 }
+
+/// Receives from rank 0 of a ring the group's plain launches never install.
+#[kernbench::prelude::kernel]
+fn lonely_recv(x: kernbench::prelude::Ptr<f32>) {
+    let t = tl::recv::<f32>(0, [1, 4]);
+    tl::store(x.block([0, 0], [1, 4]), t);
+}
+
+#[test]
+fn a_failed_group_launch_keeps_its_cause_for_matching() {
+    use kernbench_core::exec::pe::ExecError;
+    use kernbench_core::host::{GroupError, LaunchOptions};
+    use kernbench_core::support::error_chain;
+    use std::error::Error as _;
+
+    let topo = Topology::default_topology();
+    let mut dev = Device::new(&topo);
+    let e = spawn(&mut dev, |rank| {
+        let x = rank.alloc::<f32>(1, 4)?;
+        rank.launch::<lonely_recv>(&lonely_recv::args(x.ptr()), &LaunchOptions::grid([1, 1, 1]))
+    })
+    .unwrap_err();
+    assert_eq!(e.errors.len(), 2, "{e}");
+    for (rank, err) in &e.errors {
+        // The cause is the executor's own error, reachable by matching...
+        let RuntimeError::Group(GroupError::Launch(cause)) = err else {
+            panic!("rank {rank}: not a group launch failure: {err:?}");
+        };
+        assert!(
+            matches!(**cause, RuntimeError::Exec(ExecError::Command { .. })),
+            "{cause:?}"
+        );
+        // ...and through `source()`, not repeated in the message.
+        assert_eq!(err.to_string(), "launch failed");
+        assert!(err.source().is_some());
+        let line = error_chain(err);
+        assert!(
+            line.starts_with("launch failed: kernel `lonely_recv`")
+                && line.contains("IPCQ needs an installed ring"),
+            "{line}"
+        );
+    }
+    assert!(
+        e.to_string().contains("IPCQ needs an installed ring"),
+        "{e}"
+    );
+}

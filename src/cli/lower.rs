@@ -5,19 +5,24 @@ use kernbench_core::Topology;
 
 use super::CliError;
 use crate::catalog::{self, CatalogError};
+use crate::params::ParamError;
 
 /// Returns the text form of the command stream of program 0 of `kernel`
 /// (rank 0 for collectives), traced with the topology's scratch limits,
 /// placeholder tensor addresses and `params` over the kernel's defaults.
 pub fn run(topo: &Topology, kernel: &str, params: &[(String, String)]) -> Result<String, CliError> {
-    let usage = |e: CatalogError| CliError::Usage(e.to_string());
-    let entry = catalog::find(kernel).map_err(usage)?;
-    let resolved = entry.resolve(params).map_err(usage)?;
-    let cfg = TraceConfig::from_topology(topo);
-    let stream = entry.trace_program0(&resolved, &cfg).map_err(|e| match e {
-        CatalogError::Trace(t) => CliError::Failed(t.to_string()),
+    // Bad names and values are the user's to fix; a failed trace or a
+    // kernel reading a parameter it never declared is not.
+    let classify = |e: CatalogError| match e {
+        CatalogError::Trace(_) | CatalogError::Params(ParamError::Undeclared { .. }) => {
+            CliError::Failed(e.to_string())
+        }
         other => CliError::Usage(other.to_string()),
-    })?;
+    };
+    let entry = catalog::find(kernel).map_err(classify)?;
+    let resolved = entry.resolve(params).map_err(classify)?;
+    let cfg = TraceConfig::from_topology(topo);
+    let stream = entry.trace_program0(&resolved, &cfg).map_err(classify)?;
     let shown: Vec<String> = resolved.pairs().map(|(k, v)| format!("{k}={v}")).collect();
     let mut out = format!("; {} — {}\n", entry.name, entry.description);
     out.push_str(&format!("; params: {}\n", shown.join(" ")));

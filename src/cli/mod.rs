@@ -10,6 +10,7 @@ pub mod run;
 use std::io::Write as _;
 use std::path::Path;
 
+use kernbench_core::support::error_chain;
 use kernbench_core::{Topology, TopologyError};
 
 /// Anything that stops a command; printed as one line by the binaries.
@@ -31,7 +32,7 @@ pub fn finish(result: Result<String, CliError>) -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", error_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }

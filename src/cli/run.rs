@@ -6,7 +6,10 @@ use clap::Args;
 use kernbench_core::{Machine, Topology};
 
 use super::{write_atomic, CliError};
-use crate::bench::{self, RunMode};
+use kernbench_core::support::error_chain;
+
+use crate::bench::{self, BenchError, RunMode};
+use crate::params::ParamError;
 use crate::{catalog, params};
 
 #[derive(Debug, Clone, Args)]
@@ -45,8 +48,9 @@ pub fn run(topo: &Topology, args: &RunArgs) -> Result<(String, bool), CliError> 
         records: args.trace.is_some(),
     };
     let result = spec.run(topo, &params, mode).map_err(|e| match e {
-        bench::BenchError::Params(p) => CliError::Usage(p.to_string()),
-        other => CliError::Failed(other.to_string()),
+        BenchError::Params(ParamError::Undeclared { .. }) => CliError::Failed(e.to_string()),
+        BenchError::Params(p) => CliError::Usage(p.to_string()),
+        other => CliError::Failed(error_chain(&other)),
     })?;
     if let Some(path) = &args.trace {
         let doc = result.timeline(&Machine::new(topo));

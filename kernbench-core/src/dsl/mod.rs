@@ -1,6 +1,10 @@
 //! The kernel language's runtime: `tl::` operations, tracing and the
 //! command stream.
 //!
+//! May use: [`crate::fabric::topology`] (to read the scratch and SRAM
+//! limits a trace must fit) and [`crate::support`]. It knows nothing of
+//! time, engines or devices: a trace is a list of commands.
+//!
 //! A kernel is a Rust function marked [`#[kernel]`](kernel). The macro
 //! rewrites each `tl::` call in its body to pass a hidden [`KernelCx`] and
 //! generates a kernel type implementing [`Kernel`]. Tracing runs the body

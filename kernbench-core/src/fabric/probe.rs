@@ -12,7 +12,7 @@ use crate::fabric::engine::{Sim, TransferReport};
 use crate::fabric::machine::Machine;
 use crate::fabric::route::RouteError;
 use crate::fabric::units::{ns_to_ps, ps_to_ns, Bandwidth};
-use crate::support::{Named, UnknownName};
+use crate::support::Named;
 
 /// A predefined traffic pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +63,6 @@ crate::support::named_str!(ProbeCase);
 /// Why a probe could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
-    #[error(transparent)]
-    UnknownCase(#[from] UnknownName),
     #[error("case {case} needs {need} SIPs; the topology has {have}")]
     NotEnoughSips {
         case: &'static str,

@@ -10,7 +10,9 @@ use super::ring::RingError;
 
 /// Why a host operation failed. Each cause keeps its source error, so a
 /// caller can tell a deadlock ([`ExecError::Deadlock`]) or an
-/// out-of-memory from the rest by matching.
+/// out-of-memory from the rest by matching; a wrapped cause is returned by
+/// `source()`, not repeated in the message
+/// ([`error_chain`](crate::support::error_chain) prints the whole chain).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RuntimeError {
     /// A kernel failed to trace: a misused `tl::` operation, or buffers that
@@ -88,7 +90,7 @@ pub enum GroupError {
     #[error("the process group answered without a run report")]
     NoReport,
     /// The launch this rank's work was merged into failed.
-    #[error("launch failed: {0}")]
+    #[error("launch failed")]
     Launch(#[source] Box<RuntimeError>),
     /// The topology has no SIP ring to form the group on.
     #[error(transparent)]
@@ -108,6 +110,6 @@ pub enum CollectiveError {
     #[error("mismatched collectives: some ranks are in all_reduce, others in barrier")]
     Mismatched,
     /// The all-reduce itself failed.
-    #[error("all_reduce failed: {0}")]
+    #[error("all_reduce failed")]
     AllReduce(#[source] Box<RuntimeError>),
 }

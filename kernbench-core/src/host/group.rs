@@ -18,7 +18,7 @@ use ndarray::Array2;
 use crate::dsl::{Elem, Kernel};
 use crate::fabric::addr::PeLoc;
 use crate::fabric::topology::Topology;
-use crate::support::panic_message;
+use crate::support::{error_chain, panic_message};
 
 use super::device::Device;
 use super::error::{CollectiveError, GroupError, RuntimeError};
@@ -45,7 +45,7 @@ type Reply = Result<Option<RunReport>, RuntimeError>;
 
 /// Errors of a spawned group, each with the rank that raised it.
 #[derive(Debug, thiserror::Error)]
-#[error("{}", errors.iter().map(|(r, e)| format!("rank {r}: {e}")).collect::<Vec<_>>().join("; "))]
+#[error("{}", errors.iter().map(|(r, e)| format!("rank {r}: {}", error_chain(e))).collect::<Vec<_>>().join("; "))]
 pub struct SpawnError {
     /// `(rank, error)` of every rank that failed, in rank order.
     pub errors: Vec<(usize, RuntimeError)>,
