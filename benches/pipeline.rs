@@ -60,18 +60,7 @@ fn tracing(c: &mut Criterion) {
     let (Ok(a), Ok(b), Ok(out)) = tensors else {
         panic!("1024 x 1024 f16 tensors must fit one HBM slice");
     };
-    let args = matmul::args(
-        a.ptr(),
-        b.ptr(),
-        out.ptr(),
-        N,
-        N,
-        N,
-        BM,
-        BM,
-        BK,
-        Stage::Tcm.code(),
-    );
+    let args = matmul::args(a.ptr(), b.ptr(), out.ptr(), N, N, N, BM, BM, BK, Stage::Tcm);
     let opts = LaunchOptions::grid(matmul_grid(N, N, BM, BM));
     let trace = || -> usize {
         dev.trace::<matmul>(&args, &opts)

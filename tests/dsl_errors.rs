@@ -222,3 +222,112 @@ fn absurd_shapes_fail_allocation_instead_of_overflowing() {
         "{e:?}"
     );
 }
+
+/// The 1-based line of this file holding `marker` (written once, in a
+/// comment on the line a test expects an error to name).
+fn line_of(marker: &str) -> u32 {
+    let src = include_str!("dsl_errors.rs");
+    let at: Vec<usize> = src
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(marker) && l.contains("// at:"))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(at.len(), 1, "marker {marker} must be on exactly one line");
+    at[0] as u32
+}
+
+#[kernel]
+fn located(a: Ptr<f16>, b: Ptr<f16>, #[constexpr] which: usize) {
+    let x = tl::load(a.block([0, 0], [16, 32]));
+    let y = tl::load(b.block([0, 0], [16, 16]));
+    if which == 0 {
+        let acc = tl::dot(&x, &y, tl::zeros::<f32>([16, 16])); // at: DOT
+        tl::store(b.block([0, 0], [16, 16]), acc.cast::<f16>());
+    } else if which == 1 {
+        let bad = &x.cast::<f32>() + &y.cast::<f32>(); // at: ADD
+        tl::store(a.block([0, 0], [16, 32]), bad.cast::<f16>());
+    } else if which == 2 {
+        tl::store(a.block([99, 0], [16, 32]), x); // at: STORE
+    } else {
+        let v: Vec<usize> = Vec::new();
+        let _ = v[which]; // at: PANIC
+    }
+}
+
+#[test]
+fn trace_errors_name_the_source_line_of_the_call() {
+    let args = |which| located::args(Ptr::new(0, 16, 32), Ptr::new(1 << 12, 16, 16), which);
+    for (which, marker, op) in [
+        (0, "DOT", "tl::dot"),
+        (1, "ADD", "+"),
+        (2, "STORE", "tl::store"),
+    ] {
+        let e = located::trace_single(&args(which)).unwrap_err();
+        let at =
+            e.at.clone()
+                .unwrap_or_else(|| panic!("{marker}: no location in {e}"));
+        assert!(at.file.ends_with("dsl_errors.rs"), "{at}");
+        assert_eq!(at.line, line_of(marker), "{marker}: {e}");
+        assert!(
+            matches!(&*e.kind, TraceErrorKind::Op { op: o, .. } if *o == op),
+            "{e:?}"
+        );
+        // Compiler style: the location leads the message.
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{at}: kernel `located`")),
+            "{e}"
+        );
+    }
+    let e = located::trace_single(&args(3)).unwrap_err();
+    assert!(matches!(*e.kind, TraceErrorKind::Panic(_)), "{e:?}");
+    assert_eq!(
+        e.at.map(|a| a.line),
+        Some(line_of("PANIC")),
+        "the panic's line"
+    );
+}
+
+/// Two 512 KiB loads fill the 1 MiB scratch: the sum is what does not fit,
+/// and the overflow names its line.
+#[kernel]
+fn overflowing(x: Ptr<f32>) {
+    let a = tl::load(x.block([0, 0], [256, 512]));
+    let b = tl::load(x.block([0, 0], [256, 512]));
+    let sum = &a + &b; // at: OVERFLOW
+    tl::store(x.block([0, 0], [256, 512]), sum);
+}
+
+#[test]
+fn an_allocation_overflow_names_the_line_of_the_command_that_did_not_fit() {
+    let e = overflowing::trace_single(&overflowing::args(Ptr::new(0, 256, 512))).unwrap_err();
+    assert!(matches!(*e.kind, TraceErrorKind::Overflow { .. }), "{e:?}");
+    assert_eq!(
+        e.at.clone().map(|a| a.line),
+        Some(line_of("OVERFLOW")),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_kernel_panic_prints_nothing() {
+    // Run again as a child process, so the panic hook's output (if any)
+    // can be read from its stderr.
+    if std::env::var_os("KERNBENCH_PANIC_CHILD").is_some() {
+        let args = located::args(Ptr::new(0, 16, 32), Ptr::new(1 << 12, 16, 16), 3);
+        assert!(located::trace_single(&args).is_err());
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["a_kernel_panic_prints_nothing", "--exact", "--nocapture"])
+        .env("KERNBENCH_PANIC_CHILD", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "panic hook noise: {stderr}");
+    // A panic outside a kernel body still reaches the usual hook.
+    let other = std::panic::catch_unwind(|| panic!("not a kernel"));
+    assert!(other.is_err());
+}

@@ -129,7 +129,7 @@ fn live_set_over_scratch_fails_naming_kernel_program_and_command() {
 fn scratch_limit_comes_from_the_topology() {
     let mut topo = kernbench_core::Topology::default_topology();
     topo.pe_tcm.kernel_scratch_mb = 2;
-    let cfg = TraceConfig::from_topology(&topo);
+    let cfg = kernbench_core::host::trace_config(&topo);
     assert_eq!(cfg.scratch_bytes, 2 << 20);
     let (x, y) = args(N);
     // 8 tiles of 256 KiB = 2 MiB of loads plus the zeros tile: still too big.

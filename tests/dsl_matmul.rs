@@ -26,7 +26,7 @@ fn trace_all(s: &Shape, stage: Stage) -> Vec<CommandStream> {
         s.bm,
         s.bn,
         s.bk,
-        stage.code(),
+        stage,
     );
     let grid = matmul_grid(s.m, s.n, s.bm, s.bn);
     let mut out = Vec::new();

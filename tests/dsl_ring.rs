@@ -5,7 +5,7 @@ use kernbench_core::dsl::{Command, TraceErrorKind};
 use kernels::{chunk_bounds, ring_allreduce, ReduceOp};
 
 fn trace_rank(len: usize, rank: usize, ws: usize, op: ReduceOp) -> CommandStream {
-    let args = ring_allreduce::args(Ptr::vector(0x1000, len), len, op.code(), 0);
+    let args = ring_allreduce::args(Ptr::vector(0x1000, len), len, op, 0);
     let p = ProgramInfo::single().with_ring(rank, ws);
     ring_allreduce::trace(&args, &p, &TraceConfig::default()).unwrap()
 }

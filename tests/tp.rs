@@ -171,8 +171,10 @@ fn a_failed_group_launch_keeps_its_cause_for_matching() {
         assert_eq!(err.to_string(), "launch failed");
         assert!(err.source().is_some());
         let line = error_chain(err);
+        // The cause names the kernel's source line of the failing `tl::recv`.
         assert!(
-            line.starts_with("launch failed: kernel `lonely_recv`")
+            line.starts_with("launch failed: tests/tp.rs:")
+                && line.contains(": kernel `lonely_recv`")
                 && line.contains("IPCQ needs an installed ring"),
             "{line}"
         );

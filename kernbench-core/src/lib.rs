@@ -12,7 +12,7 @@
 //! | [`fabric`] | the topology, addresses, the built machine, routes, the event engine and link model, the probe |
 //! | [`support`] | names of enums and panic messages, shared by every layer |
 //!
-//! `dsl` uses `fabric` only for the topology's limits. Nothing here knows
+//! `dsl` uses only `support`: it sits beside `fabric`, not on it. Nothing here knows
 //! about the `kernels` crate or the CLI. The most used types are
 //! re-exported here, so host code can write `kernbench_core::Device`.
 

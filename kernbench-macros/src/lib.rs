@@ -28,10 +28,13 @@ fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Turns a function into a kernel of kernbench's kernel language.
 ///
-/// The function's parameters may be `Ptr<f16>`, `Ptr<f32>`, integers,
-/// `bool` or `f32`; integer and `bool` parameters may be marked
-/// `#[constexpr]` (fixed at trace time: tile sizes, flags). The function
-/// must not be `async`, `const`, `unsafe`, generic, or return a value.
+/// Each parameter's type must implement the runtime's `KernelArg` trait
+/// (`Ptr<f16>`, `Ptr<f32>`, integers, `bool`, `f32`, `Named` enums such as
+/// `Stage`); integer, `bool` and enum parameters may be marked
+/// `#[constexpr]` (fixed at trace time: tile sizes, flags, variants), which
+/// `ConstexprArg` checks. The macro never matches type names: the compiler
+/// reports an unsupported type at the parameter. The function must not be
+/// `async`, `const`, `unsafe`, generic, or return a value.
 ///
 /// In the body, `tl::` operations record commands into the tracing
 /// context of one program instance, which the macro passes to them
@@ -110,14 +113,42 @@ mod tests {
             fn k<T>(x: Vec<T>) {}
         ));
         assert!(out.contains("cannot be generic"), "{out}");
+        let out = errors(quote!(
+            fn k((a, b): (u8, u8)) {}
+        ));
+        assert!(out.contains("plain identifiers"), "{out}");
+    }
+
+    #[test]
+    fn parameter_types_are_checked_by_the_runtime_traits() {
+        // Which types are allowed is the compiler's question to the traits,
+        // asked at each parameter (trybuild pins the messages).
+        let out = errors(quote!(
+            fn k(x: Ptr<f32>, #[constexpr] s: Stage) {}
+        ));
+        assert!(!out.contains("compile_error"), "{out}");
         assert!(
-            out.contains("unsupported kernel argument type `Vec<T>`"),
+            out.contains("< Ptr < f32 > as :: kernbench_core :: dsl :: KernelArg > :: KIND"),
             "{out}"
         );
+        assert!(out.contains("__constexpr_arg :: < Stage >"), "{out}");
+        assert!(!out.contains("__constexpr_arg :: < Ptr"), "{out}");
+    }
+
+    #[test]
+    fn tool_attributes_pass_through_and_others_are_refused() {
         let out = errors(quote!(
-            fn k(#[constexpr] s: f32) {}
+            #[rustfmt::skip]
+            #[clippy::cognitive_complexity = "100"]
+            fn k(a: Ptr<f16>) {}
         ));
-        assert!(out.contains("only allowed on integer and `bool`"), "{out}");
+        assert!(!out.contains("compile_error"), "{out}");
+        assert!(out.contains("# [rustfmt :: skip]"), "{out}");
+        let out = errors(quote!(
+            #[inline]
+            fn k(a: Ptr<f16>) {}
+        ));
+        assert!(out.contains("unsupported attribute"), "{out}");
     }
 
     #[test]
@@ -139,7 +170,7 @@ mod tests {
     #[test]
     fn error_output_reemits_the_function() {
         let out = errors(quote!(
-            fn k(#[constexpr] s: f32) {
+            async fn k(#[constexpr] s: f32) {
                 tl::rank();
             }
         ));

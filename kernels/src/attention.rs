@@ -1,5 +1,6 @@
 //! Flash-style attention: two `dot`s per key/value block with an online
-//! softmax, so scores never leave TCM.
+//! softmax, so scores never leave TCM; causal attention masks in the
+//! kernel and skips key blocks no query may see.
 
 use kernbench_core::dsl::prelude::*;
 
@@ -36,26 +37,118 @@ pub fn flash_attention_block(
     bn: usize,
     sm_scale: f32,
 ) -> AttnState {
-    let [bm, d] = q.shape();
-    let mut st = AttnState {
-        acc: tl::zeros::<f32>(cx, [bm, d]),
-        m: tl::full::<f32>(cx, [bm, 1], f32::NEG_INFINITY),
-        l: tl::zeros::<f32>(cx, [bm, 1]),
-    };
+    let mut st = AttnState::new(cx, q.shape());
     for start in (kv_start..kv_end).step_by(bn.max(1)) {
         let rows = bn.min(kv_end - start);
-        let kt = tl::load(cx, k.block([start, 0], [rows, d]));
-        let s = tl::dot(cx, q, tl::trans(cx, &kt), tl::zeros::<f32>(cx, [bm, rows])) * sm_scale;
-        let m_new = tl::max(cx, &st.m, &tl::row_max(cx, &s));
-        let p = tl::exp(cx, &(&s - &m_new));
-        let alpha = tl::exp(cx, &(&st.m - &m_new));
-        st.l = &st.l * &alpha + tl::row_sum(cx, &p);
-        let acc = &st.acc * &alpha;
-        let vt = tl::load(cx, v.block([start, 0], [rows, d]));
-        st.acc = tl::dot(cx, &p.cast::<f16>(), &vt, acc);
-        st.m = m_new;
+        let kt = tl::load(cx, k.block([start, 0], [rows, q.cols()]));
+        let s = tl::dot(
+            cx,
+            q,
+            tl::trans(cx, &kt),
+            tl::zeros::<f32>(cx, [q.rows(), rows]),
+        ) * sm_scale;
+        st.absorb(cx, &s, v, start);
     }
     st
+}
+
+impl AttnState {
+    /// The state before any key: `m = -inf`, `l = 0`, `acc = 0`.
+    pub fn new(cx: &KernelCx, [bm, d]: [usize; 2]) -> Self {
+        AttnState {
+            acc: tl::zeros::<f32>(cx, [bm, d]),
+            m: tl::full::<f32>(cx, [bm, 1], f32::NEG_INFINITY),
+            l: tl::zeros::<f32>(cx, [bm, 1]),
+        }
+    }
+
+    /// Folds in one block of scaled scores `s` (`bm x rows`) against value
+    /// rows `start..start + rows`: the online-softmax update.
+    pub fn absorb(&mut self, cx: &KernelCx, s: &Tile<f32>, v: Ptr<f16>, start: usize) {
+        let d = self.acc.cols();
+        let m_new = tl::max(cx, &self.m, tl::row_max(cx, s));
+        let p = tl::exp(cx, &(s - &m_new));
+        let alpha = tl::exp(cx, &(&self.m - &m_new));
+        self.l = &self.l * &alpha + tl::row_sum(cx, &p);
+        let acc = &self.acc * &alpha;
+        let vt = tl::load(cx, v.block([start, 0], [s.cols(), d]));
+        self.acc = tl::dot(cx, &p.cast::<f16>(), &vt, acc);
+        self.m = m_new;
+    }
+}
+
+/// Causal attention of the query tile `q` (`bm x d`; its first row is at
+/// sequence position `q_pos`, and `q_rows <= bm` of its rows are real) over
+/// key/value rows `0..kv_end`, `bn` at a time: query `i` sees keys
+/// `0..=q_pos + i`.
+///
+/// Key blocks wholly after the last real query are skipped while tracing
+/// (no command at all); a block that crosses the diagonal is masked in the
+/// kernel: index tiles of the query and key positions, a comparison, and
+/// `select` set the future keys' scores to -inf. Blocks wholly before the
+/// first query need no mask. Any offset works: prefill (`q_pos = 0`),
+/// chunked prefill, or decode (one row at `q_pos = S - 1`).
+#[allow(clippy::too_many_arguments)]
+pub fn causal_attention_block(
+    cx: &KernelCx,
+    q: &Tile<f16>,
+    k: Ptr<f16>,
+    v: Ptr<f16>,
+    q_pos: usize,
+    q_rows: usize,
+    kv_end: usize,
+    bn: usize,
+    sm_scale: f32,
+) -> AttnState {
+    let [bm, d] = q.shape();
+    let last_q = q_pos + q_rows.clamp(1, bm) - 1;
+    let mut st = AttnState::new(cx, [bm, d]);
+    for start in (0..kv_end.min(last_q + 1)).step_by(bn.max(1)) {
+        let rows = bn.min(kv_end - start);
+        let kt = tl::load(cx, k.block([start, 0], [rows, d]));
+        let mut s = tl::dot(cx, q, tl::trans(cx, &kt), tl::zeros::<f32>(cx, [bm, rows])) * sm_scale;
+        if start + rows - 1 > q_pos {
+            let future = tl::arange_rows(cx, q_pos, bm).lt(tl::arange_cols(cx, start, rows));
+            s = tl::select(cx, &future, f32::NEG_INFINITY, &s);
+        }
+        st.absorb(cx, &s, v, start);
+    }
+    st
+}
+
+/// Causal `o = softmax(q kᵀ · sm_scale + mask) v` for one head: program
+/// `p` handles query rows `p * bm ..`, the first of which sits at sequence
+/// position `q_offset` (0 for prefill, `seq_kv - 1` for one decode row);
+/// see [`causal_attention_block`].
+#[kernel]
+#[allow(clippy::too_many_arguments)]
+pub fn causal_attention(
+    q: Ptr<f16>,
+    k: Ptr<f16>,
+    v: Ptr<f16>,
+    o: Ptr<f16>,
+    seq_kv: usize,
+    q_offset: usize,
+    #[constexpr] head_dim: usize,
+    #[constexpr] bm: usize,
+    #[constexpr] bn: usize,
+    sm_scale: f32,
+) {
+    let row = tl::program_id(0) * bm;
+    let qt = tl::load(q.block([row, 0], [bm, head_dim]));
+    let q_rows = bm.min(q.rows().saturating_sub(row));
+    let st = causal_attention_block(
+        tl::context(),
+        &qt,
+        k,
+        v,
+        q_offset + row,
+        q_rows,
+        seq_kv,
+        bn,
+        sm_scale,
+    );
+    tl::store(o.block([row, 0], [bm, head_dim]), st.output().cast::<f16>());
 }
 
 /// `o = softmax(q kᵀ · sm_scale) v` for one head: program `p` handles

@@ -11,8 +11,7 @@ use kernbench_core::dsl::prelude::*;
 /// `m` and `n` are implied by the tensors (masking uses their shapes); they
 /// are parameters for the host-side signature of dsl.md.
 ///
-/// `staging` is a [`Stage::code`]: where operand blocks go before the
-/// GEMM reads them (`Stage::Tcm`: DMA into TCM; `Stage::Sram`: DMA into the
+/// `staging` says where operand blocks go before the GEMM reads them (`Stage::Tcm`: DMA into TCM; `Stage::Sram`: DMA into the
 /// cube's SRAM; `Stage::HbmRef`: no DMA, the GEMM streams them from HBM).
 #[kernel]
 #[allow(clippy::too_many_arguments)]
@@ -26,9 +25,9 @@ pub fn matmul(
     #[constexpr] bm: usize,
     #[constexpr] bn: usize,
     #[constexpr] bk: usize,
-    #[constexpr] staging: u32,
+    #[constexpr] staging: Stage,
 ) {
-    let stage = Stage::from_code(staging).unwrap_or(Stage::Tcm);
+    let stage = staging;
     let (pm, pn) = (tl::program_id(0), tl::program_id(1));
     let mut acc = tl::zeros::<f32>([bm, bn]);
     // Software pipelining: the next step's operands are loaded before this

@@ -9,7 +9,9 @@ pub mod gemm;
 pub mod ring;
 pub mod tp;
 
-pub use attention::{flash_attention, flash_attention_block, AttnState};
+pub use attention::{
+    causal_attention, causal_attention_block, flash_attention, flash_attention_block, AttnState,
+};
 pub use gemm::{matmul, matmul_grid};
 pub use ring::{
     chunk_bounds, ring_allreduce, ring_allreduce_lockstep, ring_allreduce_with, Combine, ReduceOp,

@@ -1,7 +1,7 @@
 //! Ring all-reduce over IPCQ: reduce-scatter, then all-gather.
 
 use kernbench_core::dsl::prelude::*;
-use kernbench_core::dsl::Elem;
+use kernbench_core::dsl::{Elem, Float};
 use kernbench_core::support::{Named, UnknownName};
 
 /// How two partial results of the same chunk combine. Must be associative
@@ -24,23 +24,6 @@ pub enum ReduceOp {
 }
 
 impl ReduceOp {
-    /// Stable code, for passing the operator as a `#[constexpr]` argument.
-    pub const fn code(self) -> u32 {
-        match self {
-            ReduceOp::Sum => 0,
-            ReduceOp::Max => 1,
-        }
-    }
-
-    /// Inverse of [`ReduceOp::code`].
-    pub const fn from_code(code: u32) -> Option<ReduceOp> {
-        match code {
-            0 => Some(ReduceOp::Sum),
-            1 => Some(ReduceOp::Max),
-            _ => None,
-        }
-    }
-
     /// Name used in parameters: `sum`, `max` (see [`Named`]).
     pub const fn name(self) -> &'static str {
         match self {
@@ -64,7 +47,7 @@ impl std::str::FromStr for ReduceOp {
     }
 }
 
-impl<T: Elem> Combine<T> for ReduceOp {
+impl<T: Float> Combine<T> for ReduceOp {
     fn combine(&self, cx: &KernelCx, mine: &Tile<T>, theirs: &Tile<T>) -> Tile<T> {
         match self {
             ReduceOp::Sum => mine + theirs,
@@ -165,8 +148,8 @@ pub fn ring_allreduce_lockstep<T: Elem, C: Combine<T>>(
     }
 }
 
-/// Sum (or max, per `op`, a [`ReduceOp::code`]) all-reduce of `buf`'s
-/// first `len` columns across the installed ring. See
+/// `op` (sum or max) all-reduce of `buf`'s first `len` columns across the
+/// installed ring. See
 /// [`ring_allreduce_with`] for the algorithm and [`Combine`] for custom
 /// reductions.
 ///
@@ -176,15 +159,19 @@ pub fn ring_allreduce_lockstep<T: Elem, C: Combine<T>>(
 /// group costs `2(n - 1)` sends and receives per rank. Up to [`WINDOW`]
 /// groups run in lockstep so their messages overlap their combines.
 #[kernel]
-pub fn ring_allreduce(buf: Ptr<f16>, len: usize, #[constexpr] op: u32, #[constexpr] seg: usize) {
-    let combine = ReduceOp::from_code(op).unwrap_or(ReduceOp::Sum);
+pub fn ring_allreduce(
+    buf: Ptr<f16>,
+    len: usize,
+    #[constexpr] op: ReduceOp,
+    #[constexpr] seg: usize,
+) {
     let cx = tl::context();
     let views: Vec<Ptr<f16>> = groups(len, tl::world_size(), seg)
         .into_iter()
         .map(|(start, width)| column_view(buf, start, width))
         .collect();
     for window in views.chunks(WINDOW) {
-        ring_allreduce_lockstep(cx, window, &combine);
+        ring_allreduce_lockstep(cx, window, &op);
     }
 }
 

@@ -30,7 +30,7 @@ pub fn all_reduce_sum(
     dev.launch_ring::<ring_allreduce>(ring, BufferKind::Tcm, |r| {
         // The kernel reduces a vector: a dense tensor seen as one row.
         let flat = Ptr::<f16>::vector(ts[r].ptr().base(), len);
-        ring_allreduce::args(flat, len, ReduceOp::Sum.code(), SEG)
+        ring_allreduce::args(flat, len, ReduceOp::Sum, SEG)
     })
 }
 
@@ -66,7 +66,7 @@ fn linear(rank: &Rank, x: &Tensor<f16>, w: &Tensor<f16>) -> Result<Tensor<f16>, 
         BLOCK,
         BLOCK,
         BLOCK,
-        Stage::Tcm.code(),
+        Stage::Tcm,
     );
     rank.launch::<matmul>(&args, &LaunchOptions::grid(matmul_grid(m, n, BLOCK, BLOCK)))?;
     Ok(y)

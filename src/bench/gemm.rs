@@ -168,7 +168,7 @@ pub fn run_gemm(
             cfg.bm,
             cfg.bn,
             cfg.bk,
-            cfg.staging.code(),
+            cfg.staging,
         );
         // Every program is traced against this cube's copies; keep the ones
         // placed on this cube.

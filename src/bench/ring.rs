@@ -184,7 +184,7 @@ pub fn run_allreduce(
         .with_data(mode.data)
         .with_records(mode.records);
     let bufs = rank_buffers(&mut dev, &ring, len, cfg.home)?;
-    let (op, seg) = (cfg.op.code(), cfg.seg);
+    let (op, seg) = (cfg.op, cfg.seg);
     let run = dev.launch_ring::<ring_allreduce>(&ring, cfg.buffer, |r| {
         ring_allreduce::args(bufs[r].ptr(), len, op, seg)
     })?;

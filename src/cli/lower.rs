@@ -1,6 +1,6 @@
 //! `kernbench lower KERNEL`: prints the command stream of program 0.
 
-use kernbench_core::dsl::TraceConfig;
+use kernbench_core::host::trace_config;
 use kernbench_core::Topology;
 
 use super::CliError;
@@ -21,7 +21,8 @@ pub fn run(topo: &Topology, kernel: &str, params: &[(String, String)]) -> Result
     };
     let entry = catalog::find(kernel).map_err(classify)?;
     let resolved = entry.resolve(params).map_err(classify)?;
-    let cfg = TraceConfig::from_topology(topo);
+    // The launch rule, so `lower` accepts exactly what `run` accepts.
+    let cfg = trace_config(topo);
     let stream = entry.trace_program0(&resolved, &cfg).map_err(classify)?;
     let shown: Vec<String> = resolved.pairs().map(|(k, v)| format!("{k}={v}")).collect();
     let mut out = format!("; {} — {}\n", entry.name, entry.description);

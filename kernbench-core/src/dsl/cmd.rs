@@ -135,12 +135,75 @@ impl GemmCmd {
     }
 }
 
-/// The math engine's operations. Binary operations broadcast: each input
-/// dimension equals the output's or is 1.
+/// A comparison, producing a mask (`bool` tile).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `x0 < x1`.
+    Lt,
+    /// `x0 <= x1`.
+    Le,
+    /// `x0 > x1`.
+    Gt,
+    /// `x0 >= x1`.
+    Ge,
+    /// `x0 == x1`.
+    Eq,
+    /// `x0 != x1`.
+    Ne,
+}
+
+impl CmpOp {
+    /// Mnemonic used in listings.
+    pub fn mnemonic(self) -> &'static str {
+        match self {
+            CmpOp::Lt => "lt",
+            CmpOp::Le => "le",
+            CmpOp::Gt => "gt",
+            CmpOp::Ge => "ge",
+            CmpOp::Eq => "eq",
+            CmpOp::Ne => "ne",
+        }
+    }
+
+    /// The comparison on two values.
+    pub fn eval(self, x: f32, y: f32) -> bool {
+        match self {
+            CmpOp::Lt => x < y,
+            CmpOp::Le => x <= y,
+            CmpOp::Gt => x > y,
+            CmpOp::Ge => x >= y,
+            CmpOp::Eq => x == y,
+            CmpOp::Ne => x != y,
+        }
+    }
+}
+
+/// Rows or columns of a tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Axis {
+    /// Along the rows: index `r` of element `[r, c]`.
+    Rows,
+    /// Along the columns: index `c` of element `[r, c]`.
+    Cols,
+}
+
+/// The math engine's operations. All compute in f32 and round to the output
+/// tile's dtype. Binary and select operations broadcast: each input
+/// dimension equals the output's or is 1. Reductions are named for what
+/// they reduce (`Row*`: each row to one value, `Col*`: each column, `Sum`:
+/// everything); every other operation is element-wise.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MathOp {
     /// `out = value` everywhere (no inputs).
     Fill(f64),
+    /// `out[r, c] = start + r` (`Rows`) or `start + c` (`Cols`): index tiles
+    /// for masks (no inputs).
+    Arange {
+        /// Which index.
+        axis: Axis,
+        /// The first index.
+        start: f64,
+    },
     /// `out = x0 + x1`.
     Add,
     /// `out = x0 - x1`.
@@ -151,14 +214,44 @@ pub enum MathOp {
     Div,
     /// `out = max(x0, x1)`.
     Max,
+    /// `out = min(x0, x1)`.
+    Min,
+    /// `out = -x0`.
+    Neg,
+    /// `out = |x0|`.
+    Abs,
     /// `out = e^x0`.
     Exp,
+    /// `out = ln x0`.
+    Log,
+    /// `out = √x0`.
+    Sqrt,
+    /// `out = 1 / √x0`.
+    Rsqrt,
     /// `out = x0` converted to the output's dtype.
     Cast,
+    /// `out = x0 <op> x1`, a mask.
+    Cmp(CmpOp),
+    /// `out = x0 && x1` on masks.
+    And,
+    /// `out = x0 || x1` on masks.
+    Or,
+    /// `out = !x0` on a mask.
+    Not,
+    /// `out = x0 ? x1 : x2`, with `x0` a mask (Triton's `tl.where`).
+    Select,
     /// `out[r, 0] = max_c x0[r, c]`.
     RowMax,
+    /// `out[r, 0] = min_c x0[r, c]`.
+    RowMin,
     /// `out[r, 0] = sum_c x0[r, c]`.
     RowSum,
+    /// `out[0, c] = max_r x0[r, c]`.
+    ColMax,
+    /// `out[0, c] = min_r x0[r, c]`.
+    ColMin,
+    /// `out[0, c] = sum_r x0[r, c]`.
+    ColSum,
     /// `out[0, 0] = sum of all x0`.
     Sum,
 }
@@ -168,15 +261,36 @@ impl MathOp {
     pub fn mnemonic(&self) -> &'static str {
         match self {
             MathOp::Fill(_) => "fill",
+            MathOp::Arange {
+                axis: Axis::Rows, ..
+            } => "arange.rows",
+            MathOp::Arange {
+                axis: Axis::Cols, ..
+            } => "arange.cols",
             MathOp::Add => "add",
             MathOp::Sub => "sub",
             MathOp::Mul => "mul",
             MathOp::Div => "div",
             MathOp::Max => "max",
+            MathOp::Min => "min",
+            MathOp::Neg => "neg",
+            MathOp::Abs => "abs",
             MathOp::Exp => "exp",
+            MathOp::Log => "log",
+            MathOp::Sqrt => "sqrt",
+            MathOp::Rsqrt => "rsqrt",
             MathOp::Cast => "cast",
+            MathOp::Cmp(c) => c.mnemonic(),
+            MathOp::And => "and",
+            MathOp::Or => "or",
+            MathOp::Not => "not",
+            MathOp::Select => "select",
             MathOp::RowMax => "rowmax",
+            MathOp::RowMin => "rowmin",
             MathOp::RowSum => "rowsum",
+            MathOp::ColMax => "colmax",
+            MathOp::ColMin => "colmin",
+            MathOp::ColSum => "colsum",
             MathOp::Sum => "sum",
         }
     }
@@ -206,12 +320,14 @@ pub struct MathCmd {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     /// Copy a (possibly masked) block from HBM into an on-chip buffer;
-    /// masked elements are zero-filled.
+    /// elements past the tensor's edge are set to `fill`.
     DmaRead {
         /// Source block.
         src: BlockRef,
         /// Destination buffer (TCM or SRAM).
         dst: BufId,
+        /// Value of the elements past the tensor's edge (Triton's `other`).
+        fill: f64,
     },
     /// Copy an on-chip buffer to a block in HBM; masked elements are not
     /// written.

@@ -10,6 +10,9 @@ pub enum DType {
     F16,
     /// IEEE 754 binary32.
     F32,
+    /// A mask element: one byte, 0 or 1 (comparisons produce them,
+    /// `tl::select` consumes them).
+    Bool,
 }
 
 impl DType {
@@ -18,14 +21,16 @@ impl DType {
         match self {
             DType::F16 => 2,
             DType::F32 => 4,
+            DType::Bool => 1,
         }
     }
 
-    /// Lower-case name as written in kernels (`f16`, `f32`).
+    /// Lower-case name as written in kernels (`f16`, `f32`, `bool`).
     pub fn name(self) -> &'static str {
         match self {
             DType::F16 => "f16",
             DType::F32 => "f32",
+            DType::Bool => "bool",
         }
     }
 }
@@ -40,14 +45,23 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for half::f16 {}
     impl Sealed for f32 {}
+    impl Sealed for bool {}
 }
 
-/// A Rust type usable as a tensor element. Sealed: the simulated datapath
-/// only implements these formats.
+/// A Rust type usable as a tensor element: `f16`, `f32`, or `bool` for
+/// masks. Sealed: the simulated datapath only implements these formats.
 pub trait Elem: sealed::Sealed + Copy + fmt::Debug + PartialEq + Default + 'static {
     /// The runtime tag of this type.
     const DTYPE: DType;
 }
+
+/// A numeric element (`f16`, `f32`): what arithmetic, math functions,
+/// comparisons and `tl::dot` take. The vector engine computes in f32 and
+/// rounds to the tile's type when it stores.
+pub trait Float: Elem {}
+
+impl Float for half::f16 {}
+impl Float for f32 {}
 
 impl Elem for half::f16 {
     const DTYPE: DType = DType::F16;
@@ -55,4 +69,8 @@ impl Elem for half::f16 {
 
 impl Elem for f32 {
     const DTYPE: DType = DType::F32;
+}
+
+impl Elem for bool {
+    const DTYPE: DType = DType::Bool;
 }

@@ -1,20 +1,66 @@
 //! Errors raised while tracing a kernel.
 
+use std::fmt;
+use std::panic::Location;
+
 use super::cmd::Space;
 use super::program::ProgramInfo;
 
+/// A place in the kernel's source: where a `tl::` call (or a panic) is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SourceLoc {
+    /// The source file, as the compiler names it (relative to the crate).
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+}
+
+impl From<&Location<'_>> for SourceLoc {
+    fn from(l: &Location<'_>) -> Self {
+        SourceLoc {
+            file: l.file().to_string(),
+            line: l.line(),
+            column: l.column(),
+        }
+    }
+}
+
+impl fmt::Display for SourceLoc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
 /// A kernel could not be traced (or its stream could not be allocated).
-/// The message names the kernel, the program and, when there is one, the
-/// offending command or operation.
+/// The message names the source line (compiler style, first), the kernel,
+/// the program and, when there is one, the offending command or operation.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("kernel `{kernel}`, {program}: {kind}")]
 pub struct TraceError {
     /// Kernel name.
     pub kernel: String,
     /// The program instance being traced.
     pub program: ProgramInfo,
+    /// Where in the kernel's source: the `tl::` call that failed, the one
+    /// whose buffer overflowed, or the panic. `None` for an invalid program.
+    /// (Boxed, like `kind`, to keep `Result<_, TraceError>` small.)
+    pub at: Option<Box<SourceLoc>>,
     /// What went wrong (boxed to keep `Result<_, TraceError>` small).
     pub kind: Box<TraceErrorKind>,
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(at) = &self.at {
+            write!(f, "{at}: ")?;
+        }
+        write!(
+            f,
+            "kernel `{}`, {}: {}",
+            self.kernel, self.program, self.kind
+        )
+    }
 }
 
 /// What went wrong while tracing.
@@ -97,6 +143,18 @@ pub enum OpError {
     /// `program_id`/`num_programs` with an axis other than 0, 1, 2.
     #[error("axis {0} is not 0, 1 or 2")]
     Axis(usize),
+    /// An index tile whose indices f32 cannot hold exactly.
+    #[error(
+        "index tile {start}..{start}+{n} exceeds {limit}, the largest range f32 holds exactly"
+    )]
+    IndexRange {
+        /// First index.
+        start: usize,
+        /// Indices asked for.
+        n: usize,
+        /// The exactness limit.
+        limit: usize,
+    },
     /// An operand in a memory space the operation cannot use.
     #[error("operand is in {found}, the operation needs {needed}")]
     Space {

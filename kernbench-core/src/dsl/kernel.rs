@@ -1,12 +1,15 @@
 //! What `#[kernel]` generates against: the [`Kernel`] trait and argument
 //! metadata.
 
+use std::fmt;
+
 use super::dtype::{DType, Elem};
 use super::error::TraceError;
 use super::program::ProgramInfo;
 use super::ptr::{Ptr, TensorDesc};
 use super::stream::CommandStream;
 use super::trace::TraceConfig;
+use crate::support::Named;
 
 /// The kind of a kernel argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -19,6 +22,9 @@ pub enum ArgKind {
     Bool,
     /// An `f32` scalar.
     F32,
+    /// A [`Named`] enum (`Stage`, `ReduceOp`, ...); the string is
+    /// [`Named::WHAT`].
+    Enum(&'static str),
 }
 
 /// Static description of one kernel argument.
@@ -31,7 +37,7 @@ pub struct ArgMeta {
     /// Its kind.
     pub kind: ArgKind,
     /// Whether it is `#[constexpr]`: fixed at trace time and part of the
-    /// specialisation (tile sizes, flags).
+    /// specialisation (tile sizes, flags, enums that select code).
     pub constexpr: bool,
 }
 
@@ -47,16 +53,55 @@ pub enum ArgValue {
     Bool(bool),
     /// A scalar.
     F32(f32),
+    /// An enum value, by its [`Named::name`].
+    Enum(&'static str),
 }
 
-/// Conversion of an argument to an [`ArgValue`]; implemented for every
-/// supported argument type.
-pub trait IntoArgValue {
-    /// The value.
+/// A type a kernel parameter may have. `#[kernel]` asks this trait, never
+/// the type's name, so an unsupported type is a compile error at the
+/// parameter. Implemented for `Ptr<f16>`, `Ptr<f32>`, the integer types,
+/// `bool`, `f32`, and every [`Named`] enum: to pass a new enum to kernels,
+/// implement [`Named`] for it.
+///
+/// ```
+/// use kernbench_core::dsl::prelude::*;
+/// use kernbench_core::dsl::{ArgKind, ArgValue, Kernel, KernelArgs};
+///
+/// #[kernel]
+/// fn staged(x: Ptr<f16>, #[constexpr] stage: Stage) {
+///     let t = tl::load_to(x.block([0, 0], [8, 8]), stage);
+///     let acc = tl::dot(&t, &t, tl::zeros::<f32>([8, 8]));
+///     tl::store(x.block([0, 0], [8, 8]), acc.cast::<f16>());
+/// }
+///
+/// let args = staged::args(Ptr::new(0, 8, 8), Stage::Sram);
+/// assert_eq!(staged::arg_meta()[1].kind, ArgKind::Enum("staging"));
+/// assert_eq!(args.values()[1], ArgValue::Enum("sram"));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a kernel argument",
+    label = "not a kernel argument type",
+    note = "kernel arguments are `Ptr<f16>`, `Ptr<f32>`, integers (`usize`, `u32`, `i64`, ...), `bool`, `f32`, or enums implementing `Named` (`Stage`, `ReduceOp`, ...)"
+)]
+pub trait KernelArg: Copy + fmt::Debug + PartialEq + 'static {
+    /// What kind of argument this type is.
+    const KIND: ArgKind;
+
+    /// The value, for generic inspection.
     fn arg_value(&self) -> ArgValue;
 }
 
-impl<T: Elem> IntoArgValue for Ptr<T> {
+/// A kernel argument that may be `#[constexpr]`: fixed at trace time and
+/// free to select code (integers, `bool`, [`Named`] enums). Tensors and
+/// `f32` scalars are values a kernel computes with, not specialisations.
+#[diagnostic::on_unimplemented(
+    message = "`#[constexpr]` parameters must be integers, `bool` or `Named` enums, not `{Self}`",
+    label = "cannot be `#[constexpr]`"
+)]
+pub trait ConstexprArg: KernelArg {}
+
+impl<T: Elem> KernelArg for Ptr<T> {
+    const KIND: ArgKind = ArgKind::Ptr(T::DTYPE);
     fn arg_value(&self) -> ArgValue {
         ArgValue::Ptr(self.desc())
     }
@@ -64,26 +109,39 @@ impl<T: Elem> IntoArgValue for Ptr<T> {
 
 macro_rules! int_arg {
     ($($t:ty),*) => {$(
-        impl IntoArgValue for $t {
+        impl KernelArg for $t {
+            const KIND: ArgKind = ArgKind::Int;
             fn arg_value(&self) -> ArgValue {
                 ArgValue::Int(*self as i128)
             }
         }
+        impl ConstexprArg for $t {}
     )*};
 }
 int_arg!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 
-impl IntoArgValue for bool {
+impl KernelArg for bool {
+    const KIND: ArgKind = ArgKind::Bool;
     fn arg_value(&self) -> ArgValue {
         ArgValue::Bool(*self)
     }
 }
+impl ConstexprArg for bool {}
 
-impl IntoArgValue for f32 {
+impl KernelArg for f32 {
+    const KIND: ArgKind = ArgKind::F32;
     fn arg_value(&self) -> ArgValue {
         ArgValue::F32(*self)
     }
 }
+
+impl<T: Named + fmt::Debug + PartialEq> KernelArg for T {
+    const KIND: ArgKind = ArgKind::Enum(T::WHAT);
+    fn arg_value(&self) -> ArgValue {
+        ArgValue::Enum(self.name())
+    }
+}
+impl<T: Named + fmt::Debug + PartialEq> ConstexprArg for T {}
 
 /// The typed arguments of one kernel (the struct `#[kernel]` generates).
 pub trait KernelArgs: Clone + std::fmt::Debug {

@@ -1,9 +1,9 @@
 //! The kernel language's runtime: `tl::` operations, tracing and the
 //! command stream.
 //!
-//! May use: [`crate::fabric::topology`] (to read the scratch and SRAM
-//! limits a trace must fit) and [`crate::support`]. It knows nothing of
-//! time, engines or devices: a trace is a list of commands.
+//! May use: [`crate::support`] only. It knows nothing of the machine,
+//! time, engines or devices: a trace is a list of commands, and the limits
+//! it must fit ([`TraceConfig`]) are handed to it by the host runtime.
 //!
 //! A kernel is a Rust function marked [`#[kernel]`](kernel). The macro
 //! rewrites each `tl::` call in its body to pass a hidden [`KernelCx`] and
@@ -48,12 +48,12 @@ pub mod tl;
 mod trace;
 
 pub use cmd::{
-    BufId, Buffer, Command, CommandKind, GemmCmd, GemmOperand, MathArg, MathCmd, MathOp, Operand,
-    Space,
+    Axis, BufId, Buffer, CmpOp, Command, CommandKind, GemmCmd, GemmOperand, MathArg, MathCmd,
+    MathOp, Operand, Space,
 };
 pub use counts::CommandCounts;
-pub use dtype::{DType, Elem};
-pub use error::{OpError, TraceError, TraceErrorKind};
+pub use dtype::{DType, Elem, Float};
+pub use error::{OpError, SourceLoc, TraceError, TraceErrorKind};
 /// Turns a function into a kernel (see the attribute's own documentation
 /// for the full contract).
 ///
@@ -74,11 +74,11 @@ pub use error::{OpError, TraceError, TraceErrorKind};
 /// println!("{s}");
 /// ```
 pub use kernbench_macros::kernel;
-pub use kernel::{ArgKind, ArgMeta, ArgValue, IntoArgValue, Kernel, KernelArgs};
+pub use kernel::{ArgKind, ArgMeta, ArgValue, ConstexprArg, Kernel, KernelArg, KernelArgs};
 pub use program::ProgramInfo;
 pub use ptr::{Block, BlockRef, Ptr, PtrError, TensorDesc};
 pub use stream::CommandStream;
-pub use tile::Tile;
+pub use tile::{Rhs, Tile};
 pub use tl::{DotOperand, Stage};
 pub use trace::{KernelCx, TraceConfig};
 
@@ -91,5 +91,6 @@ pub mod prelude {
         kernel, tl, CommandStream, DType, Kernel, KernelCx, ProgramInfo, Ptr, Stage, Tile,
         TraceConfig,
     };
+    pub use crate::support::Named;
     pub use half::f16;
 }

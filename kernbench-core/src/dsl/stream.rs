@@ -1,8 +1,9 @@
 //! A traced program: its commands, its buffer table and their text form.
 
 use std::fmt;
+use std::panic::Location;
 
-use super::cmd::{BufId, Buffer, Command, CommandKind, GemmOperand, MathArg, Operand};
+use super::cmd::{BufId, Buffer, Command, CommandKind, GemmOperand, MathArg, MathOp, Operand};
 use super::counts::CommandCounts;
 use super::program::ProgramInfo;
 
@@ -18,6 +19,9 @@ pub struct CommandStream {
     pub commands: Vec<Command>,
     /// Buffer table, indexed by [`BufId::index`].
     pub buffers: Vec<Buffer>,
+    /// Per command, the kernel source line of the `tl::` call that
+    /// recorded it (for error messages).
+    pub sources: Vec<&'static Location<'static>>,
     /// Highest TCM scratch byte used.
     pub tcm_peak: u64,
     /// Highest byte used in the program's SRAM window.
@@ -79,8 +83,13 @@ fn operand_text(buffers: &[Buffer], op: &GemmOperand) -> String {
 /// Text form of one command, buffers resolved through `buffers`.
 pub(crate) fn command_text(buffers: &[Buffer], cmd: &Command) -> String {
     match cmd {
-        Command::DmaRead { src, dst } => {
-            format!("{:<12}{} <- {src}", "dma.read", Buf(buffers, *dst))
+        Command::DmaRead { src, dst, fill } => {
+            let other = if src.is_masked() && *fill != 0.0 {
+                format!(" other {}", *fill as f32)
+            } else {
+                String::new()
+            };
+            format!("{:<12}{} <- {src}{other}", "dma.read", Buf(buffers, *dst))
         }
         Command::DmaWrite { src, dst } => {
             format!("{:<12}{dst} <- {}", "dma.write", Buf(buffers, *src))
@@ -105,13 +114,13 @@ pub(crate) fn command_text(buffers: &[Buffer], cmd: &Command) -> String {
             )
         }
         Command::Math(m) => {
-            let mut s = format!(
-                "{:<12}{} <-",
-                format!("math.{}", m.op.mnemonic()),
-                Buf(buffers, m.out)
-            );
-            if let super::cmd::MathOp::Fill(v) = m.op {
-                s.push_str(&format!(" {v}"));
+            // Pad to the listing's column, but never run into the operand.
+            let op = format!("math.{} ", m.op.mnemonic());
+            let mut s = format!("{op:<12}{} <-", Buf(buffers, m.out));
+            match m.op {
+                MathOp::Fill(v) => s.push_str(&format!(" {v}")),
+                MathOp::Arange { start, .. } => s.push_str(&format!(" {start}..")),
+                _ => {}
             }
             for a in &m.args {
                 match a {

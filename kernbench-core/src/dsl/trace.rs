@@ -5,20 +5,22 @@
 //! once, as ordinary Rust, for one program instance: loops and branches
 //! over integers unroll into a flat command stream.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::rc::Rc;
+use std::sync::Once;
 
 use super::alloc;
 use super::cmd::{BufId, Buffer, Command, Space};
-use super::error::{OpError, TraceError, TraceErrorKind};
+use super::error::{OpError, SourceLoc, TraceError, TraceErrorKind};
 use super::program::ProgramInfo;
 use super::stream::{command_text, CommandStream};
-use crate::fabric::topology::Topology;
 use crate::support::panic_message;
 
-/// Limits that apply while tracing and allocating a stream.
+/// Limits that apply while tracing and allocating a stream. The host
+/// runtime derives them from the machine (`kernbench_core::host::trace_config`);
+/// the tracer only applies them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceConfig {
     /// TCM kernel scratch per PE, bytes.
@@ -27,19 +29,6 @@ pub struct TraceConfig {
     pub sram_bytes: u64,
     /// Longest stream accepted; guards against runaway loops.
     pub max_commands: usize,
-}
-
-impl TraceConfig {
-    /// Limits of the machine described by `topo`.
-    pub fn from_topology(topo: &Topology) -> Self {
-        let sram_total = topo.sram.size_mb * 1024 * 1024;
-        let pes = u64::from(topo.system.pes_per_cube.max(1));
-        TraceConfig {
-            scratch_bytes: topo.pe_tcm.scratch_bytes(),
-            sram_bytes: sram_total / pes,
-            ..Self::default()
-        }
-    }
 }
 
 impl Default for TraceConfig {
@@ -61,6 +50,8 @@ pub(crate) struct State {
     pub(crate) program: ProgramInfo,
     max_commands: usize,
     pub(crate) commands: Vec<Command>,
+    /// Per command, the `tl::` call that recorded it.
+    sources: Vec<&'static Location<'static>>,
     pub(crate) buffers: Vec<Buffer>,
     error: Option<TraceError>,
 }
@@ -70,18 +61,23 @@ impl State {
         self.error.is_some()
     }
 
+    #[track_caller]
     fn fail_kind(&mut self, kind: TraceErrorKind) {
         if self.error.is_none() {
             self.error = Some(TraceError {
                 kernel: self.kernel.to_string(),
                 program: self.program,
+                at: Some(Box::new(Location::caller().into())),
                 kind: Box::new(kind),
             });
         }
     }
 
-    /// Records the first error; later operations become no-ops so the body
-    /// can run to completion without panicking.
+    /// Records the first error, at the kernel source line of the `tl::`
+    /// call (every operation down to here is `#[track_caller]`); later
+    /// operations become no-ops so the body can run to completion without
+    /// panicking.
+    #[track_caller]
     pub(crate) fn fail(&mut self, op: &'static str, error: OpError) {
         let index = self.commands.len();
         self.fail_kind(TraceErrorKind::Op { op, index, error });
@@ -104,6 +100,8 @@ impl State {
         id
     }
 
+    /// Appends a command, remembering the `tl::` call it came from.
+    #[track_caller]
     pub(crate) fn push(&mut self, cmd: Command) {
         if self.failed() {
             return;
@@ -113,6 +111,7 @@ impl State {
             return;
         }
         self.commands.push(cmd);
+        self.sources.push(Location::caller());
     }
 }
 
@@ -147,6 +146,44 @@ impl fmt::Debug for KernelCx {
     }
 }
 
+thread_local! {
+    /// Set while this thread runs a kernel body: its panics are errors to
+    /// report, not crashes to print.
+    static TRACING: Cell<bool> = const { Cell::new(false) };
+    /// Where the last panic of a kernel body happened.
+    static PANIC_AT: RefCell<Option<SourceLoc>> = const { RefCell::new(None) };
+}
+
+/// Installs, once per process, a panic hook that stays quiet for panics in
+/// kernel bodies (they become trace errors) and hands every other panic to
+/// the hook that was there before.
+fn quiet_kernel_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if TRACING.with(Cell::get) {
+                PANIC_AT.with(|p| *p.borrow_mut() = info.location().map(SourceLoc::from));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `body` with kernel panics caught quietly; a panic's message and
+/// source location come back as the error.
+fn run_body(body: impl FnOnce()) -> Result<(), (String, Option<SourceLoc>)> {
+    quiet_kernel_panics();
+    let was = TRACING.with(|t| t.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(body));
+    TRACING.with(|t| t.set(was));
+    result.map_err(|payload| {
+        let at = PANIC_AT.with(|p| p.borrow_mut().take());
+        (panic_message(payload.as_ref()), at)
+    })
+}
+
 /// Runs `body` as program `program` of kernel `kernel` and returns its
 /// allocated command stream. Called by the code `#[kernel]` generates.
 #[doc(hidden)]
@@ -156,32 +193,35 @@ pub fn __trace(
     cfg: &TraceConfig,
     body: impl FnOnce(&KernelCx),
 ) -> Result<CommandStream, TraceError> {
-    let err = |kind| TraceError {
+    let err = |kind, at| TraceError {
         kernel: kernel.to_string(),
         program: *program,
+        at,
         kind: Box::new(kind),
     };
     program
         .check()
-        .map_err(|m| err(TraceErrorKind::Program(m)))?;
+        .map_err(|m| err(TraceErrorKind::Program(m), None))?;
     let cx = KernelCx {
         st: Rc::new(RefCell::new(State {
             kernel,
             program: *program,
             max_commands: cfg.max_commands,
             commands: Vec::new(),
+            sources: Vec::new(),
             buffers: Vec::new(),
             error: None,
         })),
     };
-    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| body(&cx))) {
-        return Err(err(TraceErrorKind::Panic(panic_message(payload.as_ref()))));
+    if let Err((message, at)) = run_body(|| body(&cx)) {
+        return Err(err(TraceErrorKind::Panic(message), at.map(Box::new)));
     }
     let mut st = cx.st.borrow_mut();
     if let Some(e) = st.error.take() {
         return Err(e);
     }
     let commands = std::mem::take(&mut st.commands);
+    let sources = std::mem::take(&mut st.sources);
     let mut buffers = std::mem::take(&mut st.buffers);
     drop(st);
     let mut peaks = [0u64; 2];
@@ -193,7 +233,7 @@ pub fn __trace(
     .enumerate()
     {
         peaks[slot] = alloc::assign(&commands, &mut buffers, space, capacity).map_err(|o| {
-            err(TraceErrorKind::Overflow {
+            let kind = TraceErrorKind::Overflow {
                 space,
                 index: o.index,
                 command: commands
@@ -203,7 +243,11 @@ pub fn __trace(
                 need: o.need,
                 live: o.live,
                 capacity,
-            })
+            };
+            err(
+                kind,
+                sources.get(o.index).map(|l| Box::new(SourceLoc::from(*l))),
+            )
         })?;
     }
     Ok(CommandStream {
@@ -211,6 +255,7 @@ pub fn __trace(
         program: *program,
         commands,
         buffers,
+        sources,
         tcm_peak: peaks[0],
         sram_peak: peaks[1],
     })

@@ -1,6 +1,6 @@
 //! Contents of device memory, for data execution: every HBM slice, SRAM and
 //! PE TCM as a lazily grown byte array, elements stored in their dtype
-//! (fp16 via `half`, fp32) and computed on as f32.
+//! (fp16 via `half`, fp32, masks as one byte) and computed on as f32.
 
 use std::collections::BTreeMap;
 
@@ -75,6 +75,11 @@ impl DeviceMemory {
                         *d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                     }
                 }
+                DType::Bool => {
+                    for (d, b) in dst.iter_mut().zip(src) {
+                        *d = f32::from(u8::from(*b != 0));
+                    }
+                }
             }
         }
         out
@@ -108,16 +113,27 @@ impl DeviceMemory {
                         b.copy_from_slice(&v.to_le_bytes());
                     }
                 }
+                // Any non-zero value is true, as a cast to bool would be.
+                DType::Bool => {
+                    for (b, v) in dst.iter_mut().zip(src) {
+                        *b = u8::from(*v != 0.0);
+                    }
+                }
             }
         }
     }
 
     /// Reads a (possibly masked) block of a tensor as its full `shape`;
-    /// elements past the valid extent read as zero.
-    pub fn read_block(&self, b: &BlockRef, topo: &Topology) -> Result<Vec<f32>, AddrError> {
+    /// elements past the valid extent read as `fill`.
+    pub fn read_block(
+        &self,
+        b: &BlockRef,
+        topo: &Topology,
+        fill: f32,
+    ) -> Result<Vec<f32>, AddrError> {
         let valid = self.read(&block_window(b, topo)?);
         let [rows, cols] = b.shape;
-        let mut out = vec![0.0; rows * cols];
+        let mut out = vec![fill; rows * cols];
         for r in 0..b.valid[0] {
             out[r * cols..r * cols + b.valid[1]]
                 .copy_from_slice(&valid[r * b.valid[1]..(r + 1) * b.valid[1]]);

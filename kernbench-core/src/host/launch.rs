@@ -50,12 +50,14 @@ impl LaunchOptions {
 /// Programs mapped onto the PEs that run them, in order.
 pub type Work = Vec<(PeLoc, Vec<Program>)>;
 
-/// The trace limits of launches on `topo`: the topology's scratch, and each
+/// The trace limits of launches on `topo`, the one rule every tracer uses
+/// (launches, `kernbench lower`): the PE's kernel scratch in TCM, and each
 /// PE's share of the half of its cube's SRAM kept for kernel buffers.
 pub fn trace_config(topo: &Topology) -> TraceConfig {
     TraceConfig {
+        scratch_bytes: topo.pe_tcm.scratch_bytes(),
         sram_bytes: sram_window(topo),
-        ..TraceConfig::from_topology(topo)
+        ..TraceConfig::default()
     }
 }
 

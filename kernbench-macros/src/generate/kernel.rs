@@ -2,11 +2,12 @@
 //! the `Kernel` impl and the traced body.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::ItemFn;
 
 use super::body::{cx_ident, rewrite_tl};
-use crate::parse::{ArgKind, KernelDef};
+use crate::parse::KernelDef;
 
 /// `ring_allreduce` -> `RingAllreduceArgs`.
 fn args_type_name(name: &Ident) -> Ident {
@@ -38,18 +39,25 @@ pub fn kernel_items(def: &KernelDef) -> TokenStream {
     let names: Vec<&Ident> = args.iter().map(|a| &a.name).collect();
     let tys: Vec<&syn::Type> = args.iter().map(|a| &a.ty).collect();
     let muts: Vec<_> = args.iter().map(|a| a.mutability).collect();
+    // The runtime's traits decide which types are allowed. Every use of
+    // them is spanned at the parameter's type, so the compiler points there
+    // (and reports one error per bad type, not one per use).
     let metas = args.iter().map(|a| {
         let n = a.name.to_string();
         let t = crate::parse::type_text(&a.ty);
-        let c = a.constexpr;
-        let kind = match a.kind {
-            ArgKind::PtrF16 => quote!(#dsl::ArgKind::Ptr(#dsl::DType::F16)),
-            ArgKind::PtrF32 => quote!(#dsl::ArgKind::Ptr(#dsl::DType::F32)),
-            ArgKind::Int => quote!(#dsl::ArgKind::Int),
-            ArgKind::Bool => quote!(#dsl::ArgKind::Bool),
-            ArgKind::F32 => quote!(#dsl::ArgKind::F32),
-        };
+        let c = a.constexpr.is_some();
+        let ty = &a.ty;
+        let kind = quote_spanned!(ty.span()=> <#ty as #dsl::KernelArg>::KIND);
         quote!(#dsl::ArgMeta { name: #n, ty: #t, kind: #kind, constexpr: #c })
+    });
+    let values = args.iter().map(|a| {
+        let (name, ty) = (&a.name, &a.ty);
+        quote_spanned!(ty.span()=> <#ty as #dsl::KernelArg>::arg_value(&self.#name))
+    });
+    let constexpr_checks = args.iter().filter_map(|a| {
+        let ty = &a.ty;
+        a.constexpr
+            .map(|span| quote_spanned!(span=> __constexpr_arg::<#ty>();))
     });
     let body = rewrite_tl(quote!(#body), &cx);
     let args_doc = format!("Arguments of the [`{name_str}`] kernel, in declaration order.");
@@ -71,9 +79,18 @@ pub fn kernel_items(def: &KernelDef) -> TokenStream {
         }
 
         #(#passthrough)*
+        const _: () = {
+            fn __constexpr_arg<T: #dsl::ConstexprArg>() {}
+            #[allow(dead_code)]
+            fn __check() {
+                #(#constexpr_checks)*
+            }
+        };
+
+        #(#passthrough)*
         impl #dsl::KernelArgs for #args_ty {
             fn values(&self) -> ::std::vec::Vec<#dsl::ArgValue> {
-                ::std::vec![#(#dsl::IntoArgValue::arg_value(&self.#names)),*]
+                ::std::vec![#(#values),*]
             }
         }
 

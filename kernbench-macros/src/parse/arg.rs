@@ -1,22 +1,14 @@
-//! Kernel parameters: supported types and `#[constexpr]`.
+//! Kernel parameters: plain `name: Type` bindings and `#[constexpr]`.
+//!
+//! Which types are allowed is not decided here: the generated code asks
+//! the runtime's `KernelArg` trait (and `ConstexprArg` for `#[constexpr]`),
+//! so the compiler reports an unsupported type at the parameter, and new
+//! argument types need no change to the macro.
 
+use proc_macro2::Span;
 use quote::ToTokens;
-use syn::{GenericArgument, Ident, PatType, PathArguments, Type};
-
-/// What a parameter is, as far as the runtime cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArgKind {
-    /// `Ptr<f16>`.
-    PtrF16,
-    /// `Ptr<f32>`.
-    PtrF32,
-    /// An integer type.
-    Int,
-    /// `bool`.
-    Bool,
-    /// `f32`.
-    F32,
-}
+use syn::spanned::Spanned;
+use syn::{Ident, PatType, Type};
 
 /// One checked parameter.
 pub struct KernelArg {
@@ -26,75 +18,13 @@ pub struct KernelArg {
     pub mutability: Option<syn::token::Mut>,
     /// The type as written.
     pub ty: Type,
-    /// Its kind.
-    pub kind: ArgKind,
-    /// Marked `#[constexpr]`.
-    pub constexpr: bool,
+    /// The `#[constexpr]` attribute's span, when the parameter has one.
+    pub constexpr: Option<Span>,
 }
-
-const INTS: &[&str] = &[
-    "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
-];
-
-const SUPPORTED: &str = "expected `Ptr<f16>`, `Ptr<f32>`, an integer type (`usize`, `u32`, `i64`, ...), `bool` or `f32`";
 
 /// The type's text without token spacing, for messages and metadata.
 pub fn type_text(ty: &Type) -> String {
     ty.to_token_stream().to_string().replace(' ', "")
-}
-
-fn last_ident(ty: &Type) -> Option<(&Ident, &PathArguments)> {
-    match ty {
-        Type::Path(p) if p.qself.is_none() => {
-            p.path.segments.last().map(|s| (&s.ident, &s.arguments))
-        }
-        _ => None,
-    }
-}
-
-/// Classifies a parameter type.
-pub fn classify(ty: &Type) -> Result<ArgKind, syn::Error> {
-    let unsupported = || {
-        syn::Error::new_spanned(
-            ty,
-            format!(
-                "unsupported kernel argument type `{}`: {SUPPORTED}",
-                type_text(ty)
-            ),
-        )
-    };
-    let (ident, args) = last_ident(ty).ok_or_else(unsupported)?;
-    if ident == "Ptr" {
-        let elem = match args {
-            PathArguments::AngleBracketed(a) if a.args.len() == 1 => match a.args.first() {
-                Some(GenericArgument::Type(t)) => Some(t),
-                _ => None,
-            },
-            _ => None,
-        };
-        let bad_elem = || syn::Error::new_spanned(ty, "`Ptr` element type must be `f16` or `f32`");
-        let elem = elem.ok_or_else(bad_elem)?;
-        return match last_ident(elem) {
-            Some((e, PathArguments::None)) if e == "f16" => Ok(ArgKind::PtrF16),
-            Some((e, PathArguments::None)) if e == "f32" => Ok(ArgKind::PtrF32),
-            _ => Err(syn::Error::new_spanned(
-                elem,
-                "`Ptr` element type must be `f16` or `f32`",
-            )),
-        };
-    }
-    let single =
-        matches!(ty, Type::Path(p) if p.path.segments.len() == 1 && p.path.leading_colon.is_none());
-    if !single || !matches!(args, PathArguments::None) {
-        return Err(unsupported());
-    }
-    let name = ident.to_string();
-    match name.as_str() {
-        n if INTS.contains(&n) => Ok(ArgKind::Int),
-        "bool" => Ok(ArgKind::Bool),
-        "f32" => Ok(ArgKind::F32),
-        _ => Err(unsupported()),
-    }
 }
 
 /// Checks one `name: Type` parameter and its attributes.
@@ -114,7 +44,7 @@ pub fn parse_arg(pt: &PatType) -> Result<KernelArg, syn::Error> {
     let mut err: Option<syn::Error> = None;
     for a in &pt.attrs {
         if a.path().is_ident("constexpr") && matches!(a.meta, syn::Meta::Path(_)) {
-            constexpr = Some(a);
+            constexpr = Some(a.span());
         } else {
             super::push_err(
                 &mut err,
@@ -125,34 +55,14 @@ pub fn parse_arg(pt: &PatType) -> Result<KernelArg, syn::Error> {
             );
         }
     }
-    let kind = classify(&pt.ty);
-    let kind = match (kind, err) {
-        (Ok(k), None) => k,
-        (Ok(_), Some(e)) => return Err(e),
-        (Err(mut e), other) => {
-            if let Some(o) = other {
-                e.combine(o);
-            }
-            return Err(e);
-        }
-    };
-    if let Some(a) = constexpr {
-        if !matches!(kind, ArgKind::Int | ArgKind::Bool) {
-            return Err(syn::Error::new_spanned(
-                a,
-                format!(
-                    "`#[constexpr]` is only allowed on integer and `bool` parameters, not `{}`",
-                    type_text(&pt.ty)
-                ),
-            ));
-        }
+    if let Some(e) = err {
+        return Err(e);
     }
     Ok(KernelArg {
         name,
         mutability,
         ty: (*pt.ty).clone(),
-        kind,
-        constexpr: constexpr.is_some(),
+        constexpr,
     })
 }
 
@@ -160,30 +70,35 @@ pub fn parse_arg(pt: &PatType) -> Result<KernelArg, syn::Error> {
 mod tests {
     use super::*;
 
-    fn kind(src: &str) -> Result<ArgKind, String> {
-        let ty: Type = syn::parse_str(src).map_err(|e| e.to_string())?;
-        classify(&ty).map_err(|e| e.to_string())
+    fn arg(src: &str) -> Result<KernelArg, String> {
+        let f: syn::ItemFn = syn::parse_str(&format!("fn f({src}) {{}}")).unwrap();
+        match f.sig.inputs.first() {
+            Some(syn::FnArg::Typed(pt)) => parse_arg(pt).map_err(|e| e.to_string()),
+            _ => Err("no parameter".into()),
+        }
+    }
+
+    fn err(src: &str) -> String {
+        arg(src).err().unwrap_or_default()
     }
 
     #[test]
-    fn classifies_supported_types() {
-        assert_eq!(kind("Ptr<f16>"), Ok(ArgKind::PtrF16));
-        assert_eq!(kind("Ptr<half::f16>"), Ok(ArgKind::PtrF16));
-        assert_eq!(kind("kernbench_core::dsl::Ptr<f32>"), Ok(ArgKind::PtrF32));
-        assert_eq!(kind("usize"), Ok(ArgKind::Int));
-        assert_eq!(kind("i64"), Ok(ArgKind::Int));
-        assert_eq!(kind("bool"), Ok(ArgKind::Bool));
-        assert_eq!(kind("f32"), Ok(ArgKind::F32));
+    fn any_type_is_left_to_the_trait() {
+        let a = arg("#[constexpr] mut n: usize").unwrap();
+        assert_eq!(
+            (a.name.to_string(), type_text(&a.ty)),
+            ("n".into(), "usize".into())
+        );
+        assert!(a.mutability.is_some() && a.constexpr.is_some());
+        let a = arg("s: Stage").unwrap();
+        assert!(a.constexpr.is_none());
+        assert!(arg("v: Vec<u8>").is_ok());
     }
 
     #[test]
-    fn rejects_unsupported_types() {
-        assert!(kind("Vec<u8>")
-            .unwrap_err()
-            .contains("unsupported kernel argument type `Vec<u8>`"));
-        assert!(kind("&usize").is_err());
-        assert!(kind("f64").is_err());
-        assert!(kind("Ptr<u8>").unwrap_err().contains("element type"));
-        assert!(kind("Ptr").unwrap_err().contains("element type"));
+    fn rejects_patterns_and_other_attributes() {
+        assert!(err("(a, b): (u8, u8)").contains("plain identifiers"));
+        assert!(err("#[inline] n: usize").contains("only `#[constexpr]`"));
+        assert!(arg("#[constexpr(x)] n: usize").is_err());
     }
 }

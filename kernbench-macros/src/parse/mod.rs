@@ -9,7 +9,7 @@ mod signature;
 use proc_macro2::TokenStream;
 use syn::{Attribute, Block, Ident, ItemFn, Visibility};
 
-pub use arg::{type_text, ArgKind, KernelArg};
+pub use arg::{type_text, KernelArg};
 
 /// A checked kernel function.
 pub struct KernelDef {

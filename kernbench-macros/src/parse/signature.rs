@@ -53,6 +53,16 @@ const PASSTHROUGH: &[&str] = &[
 
 /// Splits the function's attributes into docs and attributes copied to
 /// every generated item; anything else is rejected.
+/// `#[rustfmt::skip]`, `#[clippy::...]`: tool attributes rustc ignores,
+/// kept on the generated items.
+fn is_tool_attr(a: &Attribute) -> bool {
+    let segs = &a.path().segments;
+    segs.len() == 2
+        && segs
+            .first()
+            .is_some_and(|s| s.ident == "rustfmt" || s.ident == "clippy")
+}
+
 pub fn split_attrs(
     attrs: &[Attribute],
     err: &mut Option<syn::Error>,
@@ -61,14 +71,14 @@ pub fn split_attrs(
     for a in attrs {
         if a.path().is_ident("doc") {
             docs.push(a.clone());
-        } else if PASSTHROUGH.iter().any(|p| a.path().is_ident(p)) {
+        } else if PASSTHROUGH.iter().any(|p| a.path().is_ident(p)) || is_tool_attr(a) {
             pass.push(a.clone());
         } else {
             push_err(
                 err,
                 syn::Error::new_spanned(
                     a,
-                    "unsupported attribute on a `#[kernel]` function (allowed: docs, cfg and lint attributes)",
+                    "unsupported attribute on a `#[kernel]` function (allowed: docs, cfg, lint and `rustfmt::`/`clippy::` tool attributes)",
                 ),
             );
         }

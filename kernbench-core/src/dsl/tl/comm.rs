@@ -6,6 +6,7 @@ use crate::dsl::error::OpError;
 use crate::dsl::tile::{Loc, Tile};
 use crate::dsl::trace::{KernelCx, State};
 
+#[track_caller]
 fn check_peer(s: &mut State, op: &'static str, peer: usize) -> bool {
     let world_size = s.program.world_size;
     if peer >= world_size {
@@ -30,6 +31,7 @@ fn check_peer(s: &mut State, op: &'static str, peer: usize) -> bool {
 /// let s = k::trace(&k::args(Ptr::vector(0, 8)), &p, &TraceConfig::default()).unwrap();
 /// assert_eq!(s.counts().ipcq_send, 1);
 /// ```
+#[track_caller]
 pub fn send<T: Elem>(cx: &KernelCx, peer: usize, tile: &Tile<T>) {
     let mut s = cx.shared().borrow_mut();
     if s.failed() || !check_peer(&mut s, "tl::send", peer) {
@@ -70,6 +72,7 @@ pub fn send<T: Elem>(cx: &KernelCx, peer: usize, tile: &Tile<T>) {
 /// let s = k::trace(&k::args(Ptr::vector(0, 8)), &p, &TraceConfig::default()).unwrap();
 /// assert_eq!(s.counts().ipcq_recv, 1);
 /// ```
+#[track_caller]
 pub fn recv<T: Elem>(cx: &KernelCx, peer: usize, shape: [usize; 2]) -> Tile<T> {
     let st = cx.shared();
     let mut s = st.borrow_mut();

@@ -1,8 +1,8 @@
-//! GEMM and math-engine operations on tiles.
+//! Making tiles (`zeros`, `full`), the GEMM (`dot`, `trans`) and casts.
 
 use super::DotOperand;
 use crate::dsl::cmd::{Command, GemmCmd, GemmOperand, MathOp, Operand, Space};
-use crate::dsl::dtype::Elem;
+use crate::dsl::dtype::{Elem, Float};
 use crate::dsl::error::OpError;
 use crate::dsl::tile::{Loc, Tile};
 use crate::dsl::trace::KernelCx;
@@ -19,6 +19,7 @@ use crate::dsl::trace::KernelCx;
 /// let s = k::trace_single(&k::args(Ptr::new(0, 2, 3))).unwrap();
 /// assert!(s.to_string().contains("math.fill"));
 /// ```
+#[track_caller]
 pub fn zeros<T: Elem>(cx: &KernelCx, shape: [usize; 2]) -> Tile<T> {
     full(cx, shape, 0.0)
 }
@@ -37,6 +38,7 @@ pub fn zeros<T: Elem>(cx: &KernelCx, shape: [usize; 2]) -> Tile<T> {
 /// let s = k::trace_single(&k::args(Ptr::new(0, 4, 4))).unwrap();
 /// assert!(s.to_string().contains("fill"));
 /// ```
+#[track_caller]
 pub fn full<T: Elem>(cx: &KernelCx, shape: [usize; 2], value: f32) -> Tile<T> {
     crate::dsl::tile::math(
         cx.shared(),
@@ -63,6 +65,7 @@ pub fn full<T: Elem>(cx: &KernelCx, shape: [usize; 2], value: f32) -> Tile<T> {
 /// let t = k::trace_single(&k::args(Ptr::new(0, 16, 64), Ptr::new(0, 32, 64), Ptr::new(0, 16, 32)));
 /// assert!(t.unwrap().to_string().contains("^T"));
 /// ```
+#[track_caller]
 pub fn trans<'a, T: Elem>(_cx: &KernelCx, tile: &'a Tile<T>) -> DotOperand<'a, T> {
     DotOperand { tile, trans: true }
 }
@@ -108,7 +111,8 @@ fn gemm_operand<T: Elem>(op: &DotOperand<'_, T>) -> Option<(GemmOperand, [usize;
 /// let s = k::trace_single(&k::args(Ptr::new(0, 32, 128), Ptr::new(0, 128, 32), Ptr::new(0, 32, 32)));
 /// assert_eq!(s.unwrap().counts().gemm, 2);
 /// ```
-pub fn dot<'a, 'b, T: Elem, U: Elem>(
+#[track_caller]
+pub fn dot<'a, 'b, T: Float, U: Float>(
     cx: &KernelCx,
     a: impl Into<DotOperand<'a, T>>,
     b: impl Into<DotOperand<'b, T>>,
@@ -173,90 +177,6 @@ pub fn dot<'a, 'b, T: Elem, U: Elem>(
     acc
 }
 
-/// Element-wise `e^x`.
-///
-/// ```
-/// use kernbench_core::dsl::prelude::*;
-///
-/// #[kernel]
-/// fn k(x: Ptr<f32>) {
-///     let t = tl::load(x.block([0, 0], [4, 4]));
-///     tl::store(x.block([0, 0], [4, 4]), tl::exp(&t));
-/// }
-/// assert!(k::trace_single(&k::args(Ptr::new(0, 4, 4))).unwrap().to_string().contains("math.exp"));
-/// ```
-pub fn exp<T: Elem>(_cx: &KernelCx, x: &Tile<T>) -> Tile<T> {
-    x.exp()
-}
-
-/// Element-wise maximum of two tiles, broadcasting.
-///
-/// ```
-/// use kernbench_core::dsl::prelude::*;
-///
-/// #[kernel]
-/// fn k(x: Ptr<f32>) {
-///     let t = tl::load(x.block([0, 0], [4, 4]));
-///     let relu = tl::max(&t, &tl::zeros::<f32>([1, 1]));
-///     tl::store(x.block([0, 0], [4, 4]), relu);
-/// }
-/// assert!(k::trace_single(&k::args(Ptr::new(0, 4, 4))).unwrap().to_string().contains("math.max"));
-/// ```
-pub fn max<T: Elem>(_cx: &KernelCx, a: &Tile<T>, b: &Tile<T>) -> Tile<T> {
-    a.max(b)
-}
-
-/// Sum of all elements, as a `[1, 1]` tile.
-///
-/// ```
-/// use kernbench_core::dsl::prelude::*;
-///
-/// #[kernel]
-/// fn k(x: Ptr<f32>, out: Ptr<f32>) {
-///     let t = tl::load(x.block([0, 0], [4, 4]));
-///     tl::store(out.block([0, 0], [1, 1]), tl::sum(&t));
-/// }
-/// let s = k::trace_single(&k::args(Ptr::new(0, 4, 4), Ptr::new(64, 1, 1))).unwrap();
-/// assert!(s.to_string().contains("math.sum"));
-/// ```
-pub fn sum<T: Elem>(_cx: &KernelCx, x: &Tile<T>) -> Tile<T> {
-    x.sum()
-}
-
-/// Row-wise maximum: `[r, c] -> [r, 1]`.
-///
-/// ```
-/// use kernbench_core::dsl::prelude::*;
-///
-/// #[kernel]
-/// fn k(x: Ptr<f32>) {
-///     let t = tl::load(x.block([0, 0], [4, 8]));
-///     let m = tl::row_max(&t);
-///     assert_eq!(m.shape(), [4, 1]);
-///     tl::store(x.block([0, 0], [4, 8]), (&t - &m).exp()); // softmax numerator
-/// }
-/// assert!(k::trace_single(&k::args(Ptr::new(0, 4, 8))).is_ok());
-/// ```
-pub fn row_max<T: Elem>(_cx: &KernelCx, x: &Tile<T>) -> Tile<T> {
-    x.row_max()
-}
-
-/// Row-wise sum: `[r, c] -> [r, 1]`.
-///
-/// ```
-/// use kernbench_core::dsl::prelude::*;
-///
-/// #[kernel]
-/// fn k(x: Ptr<f32>) {
-///     let t = tl::load(x.block([0, 0], [4, 8]));
-///     tl::store(x.block([0, 0], [4, 8]), &t / &tl::row_sum(&t));
-/// }
-/// assert!(k::trace_single(&k::args(Ptr::new(0, 4, 8))).unwrap().to_string().contains("rowsum"));
-/// ```
-pub fn row_sum<T: Elem>(_cx: &KernelCx, x: &Tile<T>) -> Tile<T> {
-    x.row_sum()
-}
-
 /// Element-wise conversion to `U`; same as `x.cast::<U>()`.
 ///
 /// ```
@@ -270,6 +190,7 @@ pub fn row_sum<T: Elem>(_cx: &KernelCx, x: &Tile<T>) -> Tile<T> {
 /// let s = k::trace_single(&k::args(Ptr::new(0, 4, 4), Ptr::new(64, 4, 4))).unwrap();
 /// assert!(s.to_string().contains("math.cast"));
 /// ```
+#[track_caller]
 pub fn cast<U: Elem>(_cx: &KernelCx, x: &Tile<impl Elem>) -> Tile<U> {
     x.cast::<U>()
 }

@@ -35,7 +35,9 @@ fn block_ref<T: Elem>(block: &Block<T>) -> Result<BlockRef, OpError> {
 }
 
 /// Loads a block into TCM (one `DmaRead`). Elements past the tensor's edge
-/// read as zero; a block entirely outside the tensor is an error.
+/// read as **zero**; a block entirely outside the tensor is an error. When
+/// zero is the wrong neutral value — a row maximum, a softmax over a
+/// ragged row — use [`load_or`] with the value the masked part must hold.
 ///
 /// ```
 /// use kernbench_core::dsl::prelude::*;
@@ -48,13 +50,38 @@ fn block_ref<T: Elem>(block: &Block<T>) -> Result<BlockRef, OpError> {
 /// let s = k::trace_single(&k::args(Ptr::new(0, 10, 10))).unwrap();
 /// assert!(s.to_string().contains("valid 2x2"));
 /// ```
+#[track_caller]
 pub fn load<T: Elem>(cx: &KernelCx, block: Block<T>) -> Tile<T> {
-    load_to(cx, block, Stage::Tcm)
+    load_into(cx, block, Stage::Tcm, 0.0)
+}
+
+/// Loads a block into TCM like [`load`], with the elements past the
+/// tensor's edge set to `other` (Triton's `other=`). The DMA engine writes
+/// the fill; it costs nothing beyond the load.
+///
+/// ```
+/// use kernbench_core::dsl::prelude::*;
+///
+/// /// Softmax of 1000-wide rows with a 1024-wide tile: the 24 masked
+/// /// columns read as -inf, so they add e^-inf = 0 to each row's sum.
+/// #[kernel]
+/// fn softmax(x: Ptr<f32>, y: Ptr<f32>) {
+///     let t = tl::load_or(x.block([0, 0], [4, 1024]), f32::NEG_INFINITY);
+///     let e = tl::exp(&(&t - &t.row_max()));
+///     tl::store(y.block([0, 0], [4, 1024]), &e / &e.row_sum());
+/// }
+/// let s = softmax::trace_single(&softmax::args(Ptr::new(0, 4, 1000), Ptr::new(1 << 16, 4, 1000)));
+/// assert!(s.unwrap().to_string().contains("valid 4x1000 other -inf"));
+/// ```
+#[track_caller]
+pub fn load_or<T: Elem>(cx: &KernelCx, block: Block<T>, other: f32) -> Tile<T> {
+    load_into(cx, block, Stage::Tcm, other)
 }
 
 /// Loads a block into the space `stage` names: TCM or SRAM (a `DmaRead`
 /// into that space) or no copy at all (`Stage::HbmRef`, a tile usable only
-/// as a `tl::dot` operand).
+/// as a `tl::dot` operand). Elements past the tensor's edge read as zero,
+/// which a GEMM operand needs.
 ///
 /// ```
 /// use kernbench_core::dsl::prelude::*;
@@ -70,11 +97,18 @@ pub fn load<T: Elem>(cx: &KernelCx, block: Block<T>) -> Tile<T> {
 /// let s = k::trace_single(&k::args(p, p, Ptr::new(0x1000, 16, 16))).unwrap();
 /// assert_eq!(s.counts().dma_read, 1); // only the SRAM staging copies
 /// ```
+#[track_caller]
 pub fn load_to<T: Elem>(cx: &KernelCx, block: Block<T>, stage: Stage) -> Tile<T> {
+    load_into(cx, block, stage, 0.0)
+}
+
+#[track_caller]
+fn load_into<T: Elem>(cx: &KernelCx, block: Block<T>, stage: Stage, fill: f32) -> Tile<T> {
     let st = cx.shared();
     let mut s = st.borrow_mut();
-    let op = match stage {
-        Stage::Tcm => "tl::load",
+    let op = match (stage, fill == 0.0) {
+        (Stage::Tcm, true) => "tl::load",
+        (Stage::Tcm, false) => "tl::load_or",
         _ => "tl::load_to",
     };
     if s.failed() {
@@ -93,13 +127,17 @@ pub fn load_to<T: Elem>(cx: &KernelCx, block: Block<T>, stage: Stage) -> Tile<T>
         Stage::Sram => Space::Sram,
     };
     let dst = s.new_buf(space, block.shape, T::DTYPE);
-    s.push(Command::DmaRead { src, dst });
+    s.push(Command::DmaRead {
+        src,
+        dst,
+        fill: f64::from(fill),
+    });
     Tile::new(st.clone(), Loc::Buf(dst, space), block.shape)
 }
 
-/// Stores a TCM or SRAM tile to a block (one `DmaWrite`); elements past
-/// the tensor's edge are not written. The tile's shape must equal the
-/// block's.
+/// Stores a TCM or SRAM tile to a block (one `DmaWrite`). The store is
+/// masked by the tensor's bounds: elements past its edge are not written,
+/// and only the valid bytes move. The tile's shape must equal the block's.
 ///
 /// ```
 /// use kernbench_core::dsl::prelude::*;
@@ -112,6 +150,7 @@ pub fn load_to<T: Elem>(cx: &KernelCx, block: Block<T>, stage: Stage) -> Tile<T>
 /// let s = k::trace_single(&k::args(Ptr::new(0, 4, 4), Ptr::new(64, 4, 4))).unwrap();
 /// assert_eq!((s.counts().dma_read, s.counts().dma_write), (1, 1));
 /// ```
+#[track_caller]
 pub fn store<T: Elem>(cx: &KernelCx, block: Block<T>, tile: impl std::borrow::Borrow<Tile<T>>) {
     let tile: &Tile<T> = std::borrow::Borrow::borrow(&tile);
     let mut s = cx.shared().borrow_mut();

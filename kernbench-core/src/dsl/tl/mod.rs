@@ -8,16 +8,29 @@
 //! compile.
 //!
 //! Operations never panic on misuse: the first error (out-of-bounds block,
-//! shape mismatch, bad peer...) is recorded with the kernel, program and
-//! command index, later operations become no-ops, and tracing returns it.
+//! shape mismatch, bad peer...) is recorded with the kernel, program,
+//! command index and the source line of the `tl::` call, later operations
+//! become no-ops, and tracing returns it.
+//!
+//! Element-wise operations keep their input's shape (broadcasting `[r, 1]`
+//! and `[1, c]` vectors and scalars); reductions say what they collapse in
+//! their name (`row_*`, `col_*`, `sum`). `max` and `min` are element-wise.
+//! All vector-engine math runs in f32 on tiles and rounds to the result's
+//! dtype.
 
 mod comm;
 mod compute;
+mod mask;
+mod math;
 mod memory;
 
 pub use comm::{recv, send};
-pub use compute::{cast, dot, exp, full, max, row_max, row_sum, sum, trans, zeros};
-pub use memory::{load, load_to, store};
+pub use compute::{cast, dot, full, trans, zeros};
+pub use mask::{arange_cols, arange_rows, select};
+pub use math::{
+    abs, col_max, col_min, col_sum, exp, log, max, min, row_max, row_min, row_sum, rsqrt, sqrt, sum,
+};
+pub use memory::{load, load_or, load_to, store};
 
 use super::dtype::Elem;
 use super::error::OpError;
@@ -37,25 +50,6 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// Stable integer code, for passing a stage as a `#[constexpr]` argument.
-    pub const fn code(self) -> u32 {
-        match self {
-            Stage::HbmRef => 0,
-            Stage::Tcm => 1,
-            Stage::Sram => 2,
-        }
-    }
-
-    /// Inverse of [`Stage::code`].
-    pub const fn from_code(code: u32) -> Option<Stage> {
-        match code {
-            0 => Some(Stage::HbmRef),
-            1 => Some(Stage::Tcm),
-            2 => Some(Stage::Sram),
-            _ => None,
-        }
-    }
-
     /// The name used in parameters and listings: `hbm_ref`, `tcm`, `sram`
     /// (see [`Named`]).
     pub const fn name(self) -> &'static str {
@@ -125,6 +119,7 @@ pub fn context(cx: &KernelCx) -> &KernelCx {
 /// let s = k::trace(&k::args(Ptr::new(0, 16, 8)), &p, &TraceConfig::default()).unwrap();
 /// assert!(s.to_string().contains("[8..16, 0..8]"));
 /// ```
+#[track_caller]
 pub fn program_id(cx: &KernelCx, axis: usize) -> usize {
     let mut st = cx.shared().borrow_mut();
     match st.program.program_id.get(axis) {
@@ -151,6 +146,7 @@ pub fn program_id(cx: &KernelCx, axis: usize) -> usize {
 /// let s = k::trace(&k::args(Ptr::new(0, 32, 4)), &p, &TraceConfig::default()).unwrap();
 /// assert!(s.to_string().contains("[0..8, 0..4]"));
 /// ```
+#[track_caller]
 pub fn num_programs(cx: &KernelCx, axis: usize) -> usize {
     let mut st = cx.shared().borrow_mut();
     match st.program.num_programs.get(axis) {

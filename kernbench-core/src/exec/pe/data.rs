@@ -3,7 +3,8 @@
 //! replay and no stale snapshot. fp16 storage, f32 arithmetic.
 
 use crate::dsl::{
-    Buffer, Command, CommandStream, GemmCmd, GemmOperand, MathArg, MathCmd, MathOp, Operand, Space,
+    Axis, Buffer, Command, CommandStream, GemmCmd, GemmOperand, MathArg, MathCmd, MathOp, Operand,
+    Space,
 };
 use crate::exec::memory::{DeviceMemory, Window};
 use crate::fabric::addr::{PeLoc, PhysAddr, Space as AddrSpace};
@@ -55,8 +56,8 @@ pub(crate) fn execute(
 ) -> Result<(), ExecError> {
     let buf = |id: crate::dsl::BufId| stream.buffers[id.index()];
     match &stream.commands[idx] {
-        Command::DmaRead { src, dst } => {
-            let data = mem.read_block(src, topo)?;
+        Command::DmaRead { src, dst, fill } => {
+            let data = mem.read_block(src, topo, *fill as f32)?;
             mem.write(&home.window(&buf(*dst)), &data);
         }
         Command::DmaWrite { src, dst } => {
@@ -85,7 +86,8 @@ fn operand(
             (mem.read(&home.window(&b)), b.shape[0], b.shape[1])
         }
         Operand::Hbm(block) => (
-            mem.read_block(&block, topo)?,
+            // A streamed operand's masked part is zero: it adds nothing.
+            mem.read_block(&block, topo, 0.0)?,
             block.shape[0],
             block.shape[1],
         ),
@@ -149,43 +151,69 @@ fn math(mem: &mut DeviceMemory, stream: &CommandStream, home: &BufferHome, m: &M
         let (d, [ar, ac]) = &args[i];
         d[(if *ar == 1 { 0 } else { r }) * ac + if *ac == 1 { 0 } else { c }]
     };
+    let truth = |x: f32| x != 0.0;
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
     let mut out = vec![0.0f32; rows * cols];
+    let mut each = |f: &dyn Fn(usize, usize) -> f32| {
+        for r in 0..rows {
+            for c in 0..cols {
+                out[r * cols + c] = f(r, c);
+            }
+        }
+    };
     match m.op {
-        MathOp::Fill(v) => out.fill(v as f32),
-        MathOp::Add | MathOp::Sub | MathOp::Mul | MathOp::Div | MathOp::Max => {
-            let f = |x: f32, y: f32| match m.op {
-                MathOp::Add => x + y,
-                MathOp::Sub => x - y,
-                MathOp::Mul => x * y,
-                MathOp::Div => x / y,
-                _ => x.max(y),
-            };
-            for r in 0..rows {
-                for c in 0..cols {
-                    out[r * cols + c] = f(at(0, r, c), at(1, r, c));
-                }
+        MathOp::Fill(v) => each(&|_, _| v as f32),
+        MathOp::Arange { axis, start } => each(&|r, c| match axis {
+            Axis::Rows => (start + r as f64) as f32,
+            Axis::Cols => (start + c as f64) as f32,
+        }),
+        MathOp::Add => each(&|r, c| at(0, r, c) + at(1, r, c)),
+        MathOp::Sub => each(&|r, c| at(0, r, c) - at(1, r, c)),
+        MathOp::Mul => each(&|r, c| at(0, r, c) * at(1, r, c)),
+        MathOp::Div => each(&|r, c| at(0, r, c) / at(1, r, c)),
+        MathOp::Max => each(&|r, c| at(0, r, c).max(at(1, r, c))),
+        MathOp::Min => each(&|r, c| at(0, r, c).min(at(1, r, c))),
+        MathOp::Cmp(op) => each(&|r, c| flag(op.eval(at(0, r, c), at(1, r, c)))),
+        MathOp::And => each(&|r, c| flag(truth(at(0, r, c)) && truth(at(1, r, c)))),
+        MathOp::Or => each(&|r, c| flag(truth(at(0, r, c)) || truth(at(1, r, c)))),
+        MathOp::Not => each(&|r, c| flag(!truth(at(0, r, c)))),
+        MathOp::Select => each(&|r, c| {
+            if truth(at(0, r, c)) {
+                at(1, r, c)
+            } else {
+                at(2, r, c)
             }
-        }
-        MathOp::Exp | MathOp::Cast => {
-            for r in 0..rows {
-                for c in 0..cols {
-                    let x = at(0, r, c);
-                    out[r * cols + c] = if m.op == MathOp::Exp { x.exp() } else { x };
-                }
-            }
-        }
-        MathOp::RowMax | MathOp::RowSum => {
+        }),
+        MathOp::Neg => each(&|r, c| -at(0, r, c)),
+        MathOp::Abs => each(&|r, c| at(0, r, c).abs()),
+        MathOp::Exp => each(&|r, c| at(0, r, c).exp()),
+        MathOp::Log => each(&|r, c| at(0, r, c).ln()),
+        MathOp::Sqrt => each(&|r, c| at(0, r, c).sqrt()),
+        MathOp::Rsqrt => each(&|r, c| 1.0 / at(0, r, c).sqrt()),
+        // The store rounds to the output's dtype.
+        MathOp::Cast => each(&|r, c| at(0, r, c)),
+        MathOp::RowMax | MathOp::RowMin | MathOp::RowSum => {
             let (d, [ir, ic]) = &args[0];
             for r in 0..(*ir).min(rows) {
-                let row = &d[r * ic..(r + 1) * ic];
-                out[r * cols] = if m.op == MathOp::RowMax {
-                    row.iter().copied().fold(f32::NEG_INFINITY, f32::max)
-                } else {
-                    row.iter().sum()
-                };
+                out[r * cols] = reduce(m.op, d[r * ic..(r + 1) * ic].iter().copied());
+            }
+        }
+        MathOp::ColMax | MathOp::ColMin | MathOp::ColSum => {
+            let (d, [ir, ic]) = &args[0];
+            for c in 0..(*ic).min(cols) {
+                out[c] = reduce(m.op, (0..*ir).map(|r| d[r * ic + c]));
             }
         }
         MathOp::Sum => out[0] = args[0].0.iter().sum(),
     }
     mem.write(&home.window(&out_buf), &out);
+}
+
+/// A reduction's fold: max, min or sum.
+fn reduce(op: MathOp, xs: impl Iterator<Item = f32>) -> f32 {
+    match op {
+        MathOp::RowMax | MathOp::ColMax => xs.fold(f32::NEG_INFINITY, f32::max),
+        MathOp::RowMin | MathOp::ColMin => xs.fold(f32::INFINITY, f32::min),
+        _ => xs.sum(),
+    }
 }

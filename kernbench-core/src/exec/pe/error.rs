@@ -1,5 +1,6 @@
 //! Why a launch could not run to completion.
 
+use crate::dsl::SourceLoc;
 use crate::fabric::addr::AddrError;
 use crate::fabric::route::RouteError;
 
@@ -8,7 +9,7 @@ use crate::fabric::route::RouteError;
 pub enum ExecError {
     /// A command failed while running (e.g. a received IPCQ message does not
     /// match the receive buffer's shape or dtype).
-    #[error("kernel `{kernel}` on {pe}: command #{cmd} `{text}`: {reason}")]
+    #[error("{}kernel `{kernel}` on {pe}: command #{cmd} `{text}`: {reason}", at.as_ref().map(|a| format!("{a}: ")).unwrap_or_default())]
     Command {
         /// Name of the kernel.
         kernel: String,
@@ -18,6 +19,8 @@ pub enum ExecError {
         cmd: usize,
         /// The command as text.
         text: String,
+        /// The kernel source line of the `tl::` call that recorded it.
+        at: Option<Box<SourceLoc>>,
         /// Why it failed.
         reason: String,
     },

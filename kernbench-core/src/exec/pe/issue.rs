@@ -152,7 +152,7 @@ impl Executor<'_> {
         };
         let fail = |reason: String| command_error(&s.name, Some(&r.stream), c, reason);
         match &r.stream.commands[c] {
-            Command::DmaRead { src, dst } => {
+            Command::DmaRead { src, dst, .. } => {
                 // A read: the request goes to the block, the data comes back.
                 let to = s.home.addr(&r.stream.buffers[dst.index()]);
                 let from = PhysAddr::decode(

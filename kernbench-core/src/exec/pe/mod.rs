@@ -30,7 +30,7 @@ mod stall;
 
 use std::collections::VecDeque;
 
-use crate::dsl::CommandStream;
+use crate::dsl::{CommandStream, SourceLoc};
 use crate::exec::memory::DeviceMemory;
 use crate::exec::oplog::OpLog;
 use crate::fabric::addr::{Endpoint, PeLoc};
@@ -232,15 +232,20 @@ fn command_error(
     cmd: usize,
     reason: String,
 ) -> ExecError {
-    let (kernel, text) = match stream {
-        Some(s) => (s.kernel.clone(), s.command_text(cmd)),
-        None => (String::new(), String::new()),
+    let (kernel, text, at) = match stream {
+        Some(s) => (
+            s.kernel.clone(),
+            s.command_text(cmd),
+            s.sources.get(cmd).map(|l| Box::new(SourceLoc::from(*l))),
+        ),
+        None => (String::new(), String::new(), None),
     };
     ExecError::Command {
         kernel,
         pe: pe.to_string(),
         cmd,
         text,
+        at,
         reason,
     }
 }
