@@ -7,53 +7,13 @@
 
 use kernbench::prelude::*;
 use kernbench_core::dsl::Kernel;
-use kernbench_core::host::{Device, LaunchOptions, Place, Tensor};
+use kernbench_core::host::{Device, LaunchOptions, Place};
 use kernbench_core::Topology;
 use kernels::{causal_attention, flash_attention};
 use ndarray::Array2;
 
-fn matrix(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    Array2::from_shape_simple_fn((rows, cols), || {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        let u = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32;
-        2.0 * u - 1.0
-    })
-}
-
-fn f16_round(a: &Array2<f32>) -> Array2<f32> {
-    a.mapv(|v| f16::from_f32(v).to_f32())
-}
-
-/// `softmax(q kᵀ · scale + mask) v` in f32 over fp16-rounded inputs; with
-/// `causal`, query row `i` (at position `q_offset + i`) sees keys up to its
-/// own position.
-fn attention_ref(
-    q: &Array2<f32>,
-    k: &Array2<f32>,
-    v: &Array2<f32>,
-    scale: f32,
-    causal: Option<usize>,
-) -> Array2<f32> {
-    let (q, k, v) = (f16_round(q), f16_round(k), f16_round(v));
-    let mut s = q.dot(&k.t()) * scale;
-    if let Some(offset) = causal {
-        for ((i, j), x) in s.indexed_iter_mut() {
-            if j > offset + i {
-                *x = f32::NEG_INFINITY;
-            }
-        }
-    }
-    for mut row in s.rows_mut() {
-        let m = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        row.mapv_inplace(|x| (x - m).exp());
-        let sum = row.sum();
-        row.mapv_inplace(|x| x / sum);
-    }
-    s.dot(&v)
-}
+mod common;
+use common::{attention_ref, matrix, max_abs_diff, upload_f16 as upload};
 
 struct Case {
     seq_q: usize,
@@ -64,20 +24,12 @@ struct Case {
     bn: usize,
 }
 
-fn upload(dev: &mut Device, a: &Array2<f32>) -> Tensor<f16> {
-    let t = dev
-        .alloc::<f16>(Place::hbm(0, 0), a.nrows(), a.ncols())
-        .unwrap();
-    dev.write(&t, a).unwrap();
-    t
-}
-
 /// Runs causal attention for `c`; returns the output and the GEMMs run.
 fn run_causal(c: &Case, seed: u64) -> (Array2<f32>, Array2<f32>, usize) {
     let (qs, ks, vs) = (
-        matrix(c.seq_q, c.d, seed),
-        matrix(c.seq_kv, c.d, seed + 1),
-        matrix(c.seq_kv, c.d, seed + 2),
+        matrix(c.seq_q, c.d, seed, -1.0, 1.0),
+        matrix(c.seq_kv, c.d, seed + 1, -1.0, 1.0),
+        matrix(c.seq_kv, c.d, seed + 2, -1.0, 1.0),
     );
     let mut dev = Device::new(&Topology::default_topology());
     let (q, k, v) = (
@@ -171,11 +123,7 @@ fn causal_attention_with_in_kernel_masks_matches_the_reference() {
     ];
     for (i, c) in cases.iter().enumerate() {
         let (got, want, gemms) = run_causal(c, 10 * i as u64 + 1);
-        let worst = got
-            .iter()
-            .zip(&want)
-            .map(|(g, w)| (g - w).abs())
-            .fold(0.0, f32::max);
+        let worst = max_abs_diff(&got, &want);
         // Outputs are averages of values in [-1, 1): P is rounded to f16
         // for the second GEMM and the output to f16, 2^-11 each.
         assert!(worst < 2e-3, "case {i}: max abs error {worst}");
@@ -224,9 +172,9 @@ fn key_blocks_above_the_diagonal_are_skipped_at_trace_time() {
 fn flash_attention_matches_the_reference() {
     let (seq_q, seq_kv, d, bm, bn) = (48, 80, 64, 16, 32);
     let (qs, ks, vs) = (
-        matrix(seq_q, d, 7),
-        matrix(seq_kv, d, 8),
-        matrix(seq_kv, d, 9),
+        matrix(seq_q, d, 7, -1.0, 1.0),
+        matrix(seq_kv, d, 8, -1.0, 1.0),
+        matrix(seq_kv, d, 9, -1.0, 1.0),
     );
     let mut dev = Device::new(&Topology::default_topology());
     let (q, k, v) = (
@@ -246,11 +194,7 @@ fn flash_attention_matches_the_reference() {
     );
     let got = dev.read(&o).unwrap();
     let want = attention_ref(&qs, &ks, &vs, scale, None);
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w).abs())
-        .fold(0.0, f32::max);
+    let worst = max_abs_diff(&got, &want);
     assert!(worst < 2e-3, "max abs error {worst}");
     assert_eq!(<flash_attention as Kernel>::NAME, "flash_attention");
 }

@@ -1,36 +1,16 @@
 //! The kernel language's math, masks and masked loads, run with data on the
 //! simulated machine and compared with ndarray: a softmax over rows
-//! narrower than its tile, LayerNorm with `rsqrt`, log-softmax, and every
-//! element-wise function, reduction, comparison and selection.
+//! narrower than its tile, log-softmax, and every element-wise function,
+//! reduction, comparison and selection. (LayerNorm with `rsqrt` is
+//! README.md's example, checked in tests/readme.rs.)
 
 use kernbench::prelude::*;
 use kernbench_core::host::{Device, LaunchOptions, Place, Tensor};
 use kernbench_core::Topology;
 use ndarray::{Array2, Axis};
 
-/// Deterministic values in [lo, hi) (xorshift), reproducible without rand.
-fn matrix(rows: usize, cols: usize, seed: u64, lo: f32, hi: f32) -> Array2<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    Array2::from_shape_simple_fn((rows, cols), || {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        let u = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32;
-        lo + (hi - lo) * u
-    })
-}
-
-fn f16_round(a: &Array2<f32>) -> Array2<f32> {
-    a.mapv(|v| f16::from_f32(v).to_f32())
-}
-
-fn max_abs_diff(a: &Array2<f32>, b: &Array2<f32>) -> f32 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
+mod common;
+use common::{f16_round, matrix, max_abs_diff};
 
 fn device() -> Device {
     Device::new(&Topology::default_topology())
@@ -126,49 +106,6 @@ fn a_masked_load_reads_zero_by_default_and_the_fill_value_with_load_or() {
             assert_eq!((yv[[r, c]], zv[[r, c]]), (want_y, want_z), "[{r}, {c}]");
         }
     }
-}
-
-/// LayerNorm of each row (no affine part), fp16 in and out.
-#[kernel]
-fn layer_norm(x: Ptr<f16>, y: Ptr<f16>, #[constexpr] bm: usize, eps: f32) {
-    let r0 = tl::program_id(0) * bm;
-    let n = x.cols() as f32;
-    let t = tl::load(x.block([r0, 0], [bm, x.cols()])).cast::<f32>();
-    let mean = t.row_sum() / n;
-    let centred = &t - &mean;
-    let var = (&centred * &centred).row_sum() / n;
-    let normed = &centred * &tl::rsqrt(&(var + eps));
-    tl::store(y.block([r0, 0], [bm, y.cols()]), normed.cast::<f16>());
-}
-
-#[test]
-fn layer_norm_with_rsqrt_matches_ndarray_to_f16_tolerance() {
-    let (rows, cols, bm, eps) = (16, 256, 8, 1e-5);
-    let xs = matrix(rows, cols, 3, -3.0, 5.0);
-    let mut dev = device();
-    let x = upload::<f16>(&mut dev, &xs);
-    let y = zeros::<f16>(&mut dev, rows, cols);
-    dev.launch::<layer_norm>(
-        &layer_norm::args(x.ptr(), y.ptr(), bm, eps),
-        &LaunchOptions::grid([rows / bm, 1, 1]),
-    )
-    .unwrap();
-    let got = dev.read(&y).unwrap();
-    let xr = f16_round(&xs);
-    let mean = xr.mean_axis(Axis(1)).unwrap().insert_axis(Axis(1));
-    let centred = &xr - &mean;
-    let var = (&centred * &centred)
-        .mean_axis(Axis(1))
-        .unwrap()
-        .insert_axis(Axis(1));
-    let want = &centred / &var.mapv(|v| (v + eps).sqrt());
-    // Outputs are O(1): an f16 ulp there is 2^-10, the f16 input rounding
-    // is inside the reference.
-    assert!(
-        max_abs_diff(&got, &want) < 4e-3,
-        "{}",
-        max_abs_diff(&got, &want)
-    );
 }
 
 /// Log-softmax of each row: `x - max - log(sum(exp(x - max)))`.

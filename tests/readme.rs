@@ -4,7 +4,6 @@
 //! stay the README's text. Edit an example in both places.
 
 use kernbench::prelude::*;
-use kernbench_core::host::Tensor;
 use ndarray::{Array2, Axis};
 
 // ---- "Writing a kernel" -------------------------------------------------
@@ -96,26 +95,12 @@ fn causal_block(
     tl::store(o.block([q0, 0], [bm, d]), (&acc / &l).cast::<f16>());
 }
 
+mod common;
+use common::{attention_ref, f16_round, max_abs_diff, upload_f16 as upload};
+
+/// Values in [-1, 1).
 fn matrix(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    Array2::from_shape_simple_fn((rows, cols), || {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        let u = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32;
-        2.0 * u - 1.0
-    })
-}
-
-fn f16_round(a: &Array2<f32>) -> Array2<f32> {
-    a.mapv(|v| f16::from_f32(v).to_f32())
-}
-
-fn upload(dev: &mut kernbench_core::Device, a: &Array2<f32>) -> Tensor<f16> {
-    let place = kernbench_core::Place::hbm(0, 0);
-    let t = dev.alloc::<f16>(place, a.nrows(), a.ncols()).unwrap();
-    dev.write(&t, a).unwrap();
-    t
+    common::matrix(rows, cols, seed, -1.0, 1.0)
 }
 
 #[test]
@@ -139,11 +124,7 @@ fn the_layer_norm_example_matches_ndarray() {
         .unwrap()
         .insert_axis(Axis(1));
     let want = &centred / &var.mapv(|v| (v + eps).sqrt());
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w).abs())
-        .fold(0.0, f32::max);
+    let worst = max_abs_diff(&got, &want);
     assert!(worst < 4e-3, "max abs error {worst}");
 }
 
@@ -167,25 +148,8 @@ fn the_causal_example_matches_ndarray_and_skips_future_blocks() {
     // Program p sees key blocks 0..=p: two GEMMs each.
     assert_eq!(run.summary.commands.gemm, 2 * (1 + 2 + 3 + 4));
     let got = dev.read(&o).unwrap();
-    let (qr, kr, vr) = (f16_round(&qs), f16_round(&ks), f16_round(&vs));
-    let mut s = qr.dot(&kr.t()) * scale;
-    for ((i, j), x) in s.indexed_iter_mut() {
-        if j > i {
-            *x = f32::NEG_INFINITY;
-        }
-    }
-    for mut row in s.rows_mut() {
-        let m = row.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        row.mapv_inplace(|x| (x - m).exp());
-        let sum = row.sum();
-        row.mapv_inplace(|x| x / sum);
-    }
-    let want = s.dot(&vr);
-    let worst = got
-        .iter()
-        .zip(&want)
-        .map(|(g, w)| (g - w).abs())
-        .fold(0.0, f32::max);
+    let want = attention_ref(&qs, &ks, &vs, scale, Some(0));
+    let worst = max_abs_diff(&got, &want);
     assert!(worst < 2e-3, "max abs error {worst}");
 }
 

@@ -40,16 +40,25 @@ pub fn flash_attention_block(
     let mut st = AttnState::new(cx, q.shape());
     for start in (kv_start..kv_end).step_by(bn.max(1)) {
         let rows = bn.min(kv_end - start);
-        let kt = tl::load(cx, k.block([start, 0], [rows, q.cols()]));
-        let s = tl::dot(
-            cx,
-            q,
-            tl::trans(cx, &kt),
-            tl::zeros::<f32>(cx, [q.rows(), rows]),
-        ) * sm_scale;
+        let s = scores(cx, q, k, start, rows, sm_scale);
         st.absorb(cx, &s, v, start);
     }
     st
+}
+
+/// Scaled scores `q kᵀ · sm_scale` of the query tile against key rows
+/// `start..start + rows`: one load and one GEMM.
+fn scores(
+    cx: &KernelCx,
+    q: &Tile<f16>,
+    k: Ptr<f16>,
+    start: usize,
+    rows: usize,
+    sm_scale: f32,
+) -> Tile<f32> {
+    let kt = tl::load(cx, k.block([start, 0], [rows, q.cols()]));
+    let zero = tl::zeros::<f32>(cx, [q.rows(), rows]);
+    tl::dot(cx, q, tl::trans(cx, &kt), zero) * sm_scale
 }
 
 impl AttnState {
@@ -105,8 +114,7 @@ pub fn causal_attention_block(
     let mut st = AttnState::new(cx, [bm, d]);
     for start in (0..kv_end.min(last_q + 1)).step_by(bn.max(1)) {
         let rows = bn.min(kv_end - start);
-        let kt = tl::load(cx, k.block([start, 0], [rows, d]));
-        let mut s = tl::dot(cx, q, tl::trans(cx, &kt), tl::zeros::<f32>(cx, [bm, rows])) * sm_scale;
+        let mut s = scores(cx, q, k, start, rows, sm_scale);
         if start + rows - 1 > q_pos {
             let future = tl::arange_rows(cx, q_pos, bm).lt(tl::arange_cols(cx, start, rows));
             s = tl::select(cx, &future, f32::NEG_INFINITY, &s);
