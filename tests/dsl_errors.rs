@@ -312,22 +312,42 @@ fn an_allocation_overflow_names_the_line_of_the_command_that_did_not_fit() {
 
 #[test]
 fn a_kernel_panic_prints_nothing() {
-    // Run again as a child process, so the panic hook's output (if any)
-    // can be read from its stderr.
+    // Run again as a child process, so the panic hook's output can be read
+    // from its stderr: the kernel's panic must print nothing, while a panic
+    // outside a kernel body still reaches the usual hook.
     if std::env::var_os("KERNBENCH_PANIC_CHILD").is_some() {
         let args = located::args(Ptr::new(0, 16, 32), Ptr::new(1 << 12, 16, 16), 3);
-        assert!(located::trace_single(&args).is_err());
+        let e = located::trace_single(&args).unwrap_err();
+        assert!(e.to_string().contains("index out of bounds"), "{e}");
+        let other = std::panic::catch_unwind(|| panic!("an ordinary panic"));
+        assert!(other.is_err());
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["a_kernel_panic_prints_nothing", "--exact", "--nocapture"])
+        .args([
+            "a_kernel_panic_prints_nothing",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("KERNBENCH_PANIC_CHILD", "1")
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(!stderr.contains("panicked"), "panic hook noise: {stderr}");
-    // A panic outside a kernel body still reaches the usual hook.
-    let other = std::panic::catch_unwind(|| panic!("not a kernel"));
-    assert!(other.is_err());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran no test: {stdout}"
+    );
+    assert!(
+        !stderr.contains("index out of bounds"),
+        "kernel panic printed: {stderr}"
+    );
+    assert!(
+        stderr.contains("an ordinary panic"),
+        "the usual hook is gone: {stderr}"
+    );
 }

@@ -240,3 +240,28 @@ fn index_tiles_past_f32_exactness_are_an_error() {
     let e = huge_index::trace_single(&huge_index::args(x, (1 << 24) - 3)).unwrap_err();
     assert!(e.to_string().contains("exceeds 16777216"), "{e}");
 }
+
+/// Marks where an f16 tile equals 0.1 — as f16 holds it.
+#[kernel]
+fn equals_tenth(x: Ptr<f16>, y: Ptr<f32>) {
+    let t = tl::load(x.block([0, 0], [1, 4]));
+    tl::store(y.block([0, 0], [1, 4]), t.eq(0.1).cast::<f32>());
+}
+
+#[test]
+fn an_f16_tile_compares_with_the_scalar_rounded_to_f16() {
+    // 0.1 is not an f16; the tile holds f16(0.1) = 0.0999755859375.
+    let xs = Array2::from_shape_vec((1, 4), vec![0.1, 0.2, 0.1, 0.0]).unwrap();
+    let mut dev = device();
+    let x = upload::<f16>(&mut dev, &xs);
+    let y = zeros::<f32>(&mut dev, 1, 4);
+    dev.launch::<equals_tenth>(
+        &equals_tenth::args(x.ptr(), y.ptr()),
+        &LaunchOptions::grid([1, 1, 1]),
+    )
+    .unwrap();
+    assert_eq!(
+        dev.read(&y).unwrap().row(0).to_vec(),
+        vec![1.0, 0.0, 1.0, 0.0]
+    );
+}

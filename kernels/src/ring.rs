@@ -1,7 +1,7 @@
 //! Ring all-reduce over IPCQ: reduce-scatter, then all-gather.
 
 use kernbench_core::dsl::prelude::*;
-use kernbench_core::dsl::{Elem, Float};
+use kernbench_core::dsl::{ArgKind, ArgValue, ConstexprArg, Elem, Float, KernelArg};
 use kernbench_core::support::{Named, UnknownName};
 
 /// How two partial results of the same chunk combine. Must be associative
@@ -40,6 +40,14 @@ impl Named for ReduceOp {
         ReduceOp::name(self)
     }
 }
+impl KernelArg for ReduceOp {
+    const KIND: ArgKind = ArgKind::of_enum::<ReduceOp>();
+    fn arg_value(&self) -> ArgValue {
+        ArgValue::of_enum(*self)
+    }
+}
+impl ConstexprArg for ReduceOp {}
+
 impl std::str::FromStr for ReduceOp {
     type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

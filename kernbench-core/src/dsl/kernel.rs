@@ -22,7 +22,7 @@ pub enum ArgKind {
     Bool,
     /// An `f32` scalar.
     F32,
-    /// A [`Named`] enum (`Stage`, `ReduceOp`, ...); the string is
+    /// An enum (`Stage`, `ReduceOp`, ...); the string is its
     /// [`Named::WHAT`].
     Enum(&'static str),
 }
@@ -59,9 +59,31 @@ pub enum ArgValue {
 
 /// A type a kernel parameter may have. `#[kernel]` asks this trait, never
 /// the type's name, so an unsupported type is a compile error at the
-/// parameter. Implemented for `Ptr<f16>`, `Ptr<f32>`, the integer types,
-/// `bool`, `f32`, and every [`Named`] enum: to pass a new enum to kernels,
-/// implement [`Named`] for it.
+/// parameter. Implemented for `Ptr<f16>`, `Ptr<f32>`, `Ptr<bool>` (a mask
+/// tensor), the integer types, `bool`, `f32`, and the enums kernels take
+/// ([`Stage`](super::Stage), `kernels::ReduceOp`). A new enum opts in with
+/// two short impls:
+///
+/// ```
+/// use kernbench_core::dsl::{ArgKind, ArgValue, ConstexprArg, KernelArg};
+/// use kernbench_core::support::Named;
+///
+/// #[derive(Clone, Copy, Debug, PartialEq)]
+/// enum Layout { RowMajor, ColMajor }
+///
+/// impl Named for Layout {
+///     const WHAT: &'static str = "layout";
+///     const ALL: &'static [Layout] = &[Layout::RowMajor, Layout::ColMajor];
+///     fn name(self) -> &'static str {
+///         match self { Layout::RowMajor => "row_major", Layout::ColMajor => "col_major" }
+///     }
+/// }
+/// impl KernelArg for Layout {
+///     const KIND: ArgKind = ArgKind::of_enum::<Layout>();
+///     fn arg_value(&self) -> ArgValue { ArgValue::of_enum(*self) }
+/// }
+/// impl ConstexprArg for Layout {}
+/// ```
 ///
 /// ```
 /// use kernbench_core::dsl::prelude::*;
@@ -81,7 +103,7 @@ pub enum ArgValue {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a kernel argument",
     label = "not a kernel argument type",
-    note = "kernel arguments are `Ptr<f16>`, `Ptr<f32>`, integers (`usize`, `u32`, `i64`, ...), `bool`, `f32`, or enums implementing `Named` (`Stage`, `ReduceOp`, ...)"
+    note = "kernel arguments are `Ptr<f16>`, `Ptr<f32>`, `Ptr<bool>`, integers (`usize`, `u32`, `i64`, ...), `bool`, `f32`, or enums implementing `KernelArg` (`Stage`, `ReduceOp`, ...)"
 )]
 pub trait KernelArg: Copy + fmt::Debug + PartialEq + 'static {
     /// What kind of argument this type is.
@@ -92,10 +114,10 @@ pub trait KernelArg: Copy + fmt::Debug + PartialEq + 'static {
 }
 
 /// A kernel argument that may be `#[constexpr]`: fixed at trace time and
-/// free to select code (integers, `bool`, [`Named`] enums). Tensors and
-/// `f32` scalars are values a kernel computes with, not specialisations.
+/// free to select code (integers, `bool`, enums). Tensors and `f32`
+/// scalars are values a kernel computes with, not specialisations.
 #[diagnostic::on_unimplemented(
-    message = "`#[constexpr]` parameters must be integers, `bool` or `Named` enums, not `{Self}`",
+    message = "`#[constexpr]` parameters must be integers, `bool` or enums, not `{Self}`",
     label = "cannot be `#[constexpr]`"
 )]
 pub trait ConstexprArg: KernelArg {}
@@ -135,13 +157,19 @@ impl KernelArg for f32 {
     }
 }
 
-impl<T: Named + fmt::Debug + PartialEq> KernelArg for T {
-    const KIND: ArgKind = ArgKind::Enum(T::WHAT);
-    fn arg_value(&self) -> ArgValue {
-        ArgValue::Enum(self.name())
+impl ArgKind {
+    /// The kind of a [`Named`] enum argument, for its [`KernelArg`] impl.
+    pub const fn of_enum<T: Named>() -> ArgKind {
+        ArgKind::Enum(T::WHAT)
     }
 }
-impl<T: Named + fmt::Debug + PartialEq> ConstexprArg for T {}
+
+impl ArgValue {
+    /// The value of a [`Named`] enum argument, for its [`KernelArg`] impl.
+    pub fn of_enum<T: Named>(v: T) -> ArgValue {
+        ArgValue::Enum(v.name())
+    }
+}
 
 /// The typed arguments of one kernel (the struct `#[kernel]` generates).
 pub trait KernelArgs: Clone + std::fmt::Debug {

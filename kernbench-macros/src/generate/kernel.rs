@@ -41,7 +41,8 @@ pub fn kernel_items(def: &KernelDef) -> TokenStream {
     let muts: Vec<_> = args.iter().map(|a| a.mutability).collect();
     // The runtime's traits decide which types are allowed. Every use of
     // them is spanned at the parameter's type, so the compiler points there
-    // (and reports one error per bad type, not one per use).
+    // and folds the uses into one error; a type that is not even `Copy`
+    // also fails the argument struct's derives.
     let metas = args.iter().map(|a| {
         let n = a.name.to_string();
         let t = crate::parse::type_text(&a.ty);

@@ -1,6 +1,6 @@
 use kernbench::prelude::*;
 
-/// An enum that is not a kernel argument: it does not implement `Named`.
+/// An enum that is not a kernel argument: it does not implement `KernelArg`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Layout {
     RowMajor,

@@ -6,16 +6,31 @@ use std::ops::{BitAnd, BitOr, Not};
 
 use super::{broadcast, math, In, Loc, Rhs, Tile};
 use crate::dsl::cmd::{CmpOp, MathOp};
-use crate::dsl::dtype::Float;
+use crate::dsl::dtype::{DType, Float};
 use crate::dsl::error::OpError;
 
 impl<T: Float> Tile<T> {
+    /// A scalar is compared as the tile's element type holds it (an f16
+    /// tile against `f16(0.1)`, not `0.1`), as Triton casts it.
     #[track_caller]
-    fn compare<'a>(&self, other: impl Into<Rhs<'a, T>>, op: CmpOp) -> Tile<bool> {
-        self.broadcast_op(other.into(), "compare", MathOp::Cmp(op), false)
+    fn compare<'a>(
+        &self,
+        other: impl Into<Rhs<'a, T>>,
+        op: CmpOp,
+        name: &'static str,
+    ) -> Tile<bool> {
+        let other = match other.into() {
+            Rhs::Value(v) if T::DTYPE == DType::F16 => {
+                Rhs::Value(f64::from(half::f16::from_f64(v).to_f32()))
+            }
+            rhs => rhs,
+        };
+        self.broadcast_op(other, name, MathOp::Cmp(op), false)
     }
 
     /// Element-wise `self < other` (a tile or scalar, broadcasting): a mask.
+    /// Values compare in f32; a scalar is first rounded to the tile's
+    /// element type. NaN compares unequal to everything.
     ///
     /// ```
     /// use kernbench_core::dsl::prelude::*;
@@ -35,37 +50,37 @@ impl<T: Float> Tile<T> {
     /// ```
     #[track_caller]
     pub fn lt<'a>(&self, other: impl Into<Rhs<'a, T>>) -> Tile<bool> {
-        self.compare(other, CmpOp::Lt)
+        self.compare(other, CmpOp::Lt, "Tile::lt")
     }
 
     /// Element-wise `self <= other`: a mask (see [`Self::lt`]).
     #[track_caller]
     pub fn le<'a>(&self, other: impl Into<Rhs<'a, T>>) -> Tile<bool> {
-        self.compare(other, CmpOp::Le)
+        self.compare(other, CmpOp::Le, "Tile::le")
     }
 
     /// Element-wise `self > other`: a mask (see [`Self::lt`]).
     #[track_caller]
     pub fn gt<'a>(&self, other: impl Into<Rhs<'a, T>>) -> Tile<bool> {
-        self.compare(other, CmpOp::Gt)
+        self.compare(other, CmpOp::Gt, "Tile::gt")
     }
 
     /// Element-wise `self >= other`: a mask (see [`Self::lt`]).
     #[track_caller]
     pub fn ge<'a>(&self, other: impl Into<Rhs<'a, T>>) -> Tile<bool> {
-        self.compare(other, CmpOp::Ge)
+        self.compare(other, CmpOp::Ge, "Tile::ge")
     }
 
     /// Element-wise `self == other`: a mask (see [`Self::lt`]).
     #[track_caller]
     pub fn eq<'a>(&self, other: impl Into<Rhs<'a, T>>) -> Tile<bool> {
-        self.compare(other, CmpOp::Eq)
+        self.compare(other, CmpOp::Eq, "Tile::eq")
     }
 
     /// Element-wise `self != other`: a mask (see [`Self::lt`]).
     #[track_caller]
     pub fn ne<'a>(&self, other: impl Into<Rhs<'a, T>>) -> Tile<bool> {
-        self.compare(other, CmpOp::Ne)
+        self.compare(other, CmpOp::Ne, "Tile::ne")
     }
 }
 

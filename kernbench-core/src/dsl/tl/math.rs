@@ -5,7 +5,10 @@
 //! timed like any other (fixed overhead plus elements / rate).
 //!
 //! `max` and `min` are element-wise (Triton's `maximum`/`minimum`); the
-//! reductions are `row_max`, `col_max`, ...
+//! reductions are `row_max`, `col_max`, ... Like IEEE `maxNum`/`minNum`
+//! (and Rust's `f32::max`), they ignore a NaN operand: `max(NaN, x) = x`,
+//! and a max or min reduction skips NaN elements. The other functions
+//! propagate NaN.
 
 use crate::dsl::dtype::Float;
 use crate::dsl::tile::{Rhs, Tile};

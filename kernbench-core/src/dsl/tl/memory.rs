@@ -52,7 +52,7 @@ fn block_ref<T: Elem>(block: &Block<T>) -> Result<BlockRef, OpError> {
 /// ```
 #[track_caller]
 pub fn load<T: Elem>(cx: &KernelCx, block: Block<T>) -> Tile<T> {
-    load_into(cx, block, Stage::Tcm, 0.0)
+    load_into(cx, block, Stage::Tcm, 0.0, "tl::load")
 }
 
 /// Loads a block into TCM like [`load`], with the elements past the
@@ -75,7 +75,7 @@ pub fn load<T: Elem>(cx: &KernelCx, block: Block<T>) -> Tile<T> {
 /// ```
 #[track_caller]
 pub fn load_or<T: Elem>(cx: &KernelCx, block: Block<T>, other: f32) -> Tile<T> {
-    load_into(cx, block, Stage::Tcm, other)
+    load_into(cx, block, Stage::Tcm, other, "tl::load_or")
 }
 
 /// Loads a block into the space `stage` names: TCM or SRAM (a `DmaRead`
@@ -99,18 +99,19 @@ pub fn load_or<T: Elem>(cx: &KernelCx, block: Block<T>, other: f32) -> Tile<T> {
 /// ```
 #[track_caller]
 pub fn load_to<T: Elem>(cx: &KernelCx, block: Block<T>, stage: Stage) -> Tile<T> {
-    load_into(cx, block, stage, 0.0)
+    load_into(cx, block, stage, 0.0, "tl::load_to")
 }
 
 #[track_caller]
-fn load_into<T: Elem>(cx: &KernelCx, block: Block<T>, stage: Stage, fill: f32) -> Tile<T> {
+fn load_into<T: Elem>(
+    cx: &KernelCx,
+    block: Block<T>,
+    stage: Stage,
+    fill: f32,
+    op: &'static str,
+) -> Tile<T> {
     let st = cx.shared();
     let mut s = st.borrow_mut();
-    let op = match (stage, fill == 0.0) {
-        (Stage::Tcm, true) => "tl::load",
-        (Stage::Tcm, false) => "tl::load_or",
-        _ => "tl::load_to",
-    };
     if s.failed() {
         return Tile::new(st.clone(), Loc::Poisoned, block.shape);
     }

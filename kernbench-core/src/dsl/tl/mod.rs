@@ -34,6 +34,7 @@ pub use memory::{load, load_or, load_to, store};
 
 use super::dtype::Elem;
 use super::error::OpError;
+use super::kernel::{ArgKind, ArgValue, ConstexprArg, KernelArg};
 use super::tile::Tile;
 use super::trace::KernelCx;
 use crate::support::Named;
@@ -69,6 +70,14 @@ impl Named for Stage {
     }
 }
 crate::support::named_str!(Stage);
+
+impl KernelArg for Stage {
+    const KIND: ArgKind = ArgKind::of_enum::<Stage>();
+    fn arg_value(&self) -> ArgValue {
+        ArgValue::of_enum(*self)
+    }
+}
+impl ConstexprArg for Stage {}
 
 /// A `tl::dot` input: a tile, possibly transposed (see [`trans`]).
 #[derive(Debug)]
