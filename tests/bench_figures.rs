@@ -9,6 +9,8 @@
 //! from them (utilization, efficiency, algbw, busbw) to their definitions.
 //! A bench registered without a derivation fails.
 
+mod common;
+
 use kernbench::cli::run::{self as cli_run, RunArgs};
 use kernbench_core::Topology;
 use serde_json::Value;
@@ -101,10 +103,12 @@ fn check_matmul(v: &Value, t: &Topology, pes: u64) {
     assert_eq!(count(v, "dma_bytes"), operands + m * n * elem);
 
     // Per-tile stage times from the array, TCM and vector-engine rates.
-    let mac_ns = (tm * tk * tn) as f64 / g.macs_per_ns();
+    // The array works an output tile's K loop of one dot as one fold.
+    let out_tiles = dots * (bm / tm) * (bn / tn);
+    let fold_ns = common::os_fold_cycles(t, bk / tk) as f64 / g.clock_ghz;
     let fetch_ns = ((tm * tk + tk * tn) * elem) as f64 / t.pe_tcm.fetch_bw_gbs;
     let wall = num(v, "wall_ns");
-    let busy = tiles as f64 * mac_ns;
+    let busy = out_tiles as f64 * fold_ns;
     close(
         num(v, "gemm_util_pct"),
         100.0 * busy / (wall * pes as f64),
@@ -125,7 +129,6 @@ fn check_matmul(v: &Value, t: &Topology, pes: u64) {
             "engines.fetch_ns",
         );
         // A result tile (f32) is written back once its K loop ends.
-        let out_tiles = dots * (bm / tm) * (bn / tn);
         let wb_ns = (tm * tn * 4) as f64 / t.pe_tcm.fetch_bw_gbs;
         close(
             engine(v, "dma_out_ns"),
@@ -145,8 +148,17 @@ fn check_matmul(v: &Value, t: &Topology, pes: u64) {
     assert!(wall >= hbm_ns, "{wall} < HBM bound {hbm_ns}");
 }
 
+/// How a ring all-reduce of `S` bytes per rank loads the machine, derived
+/// per bench: the busiest resource's time per phase (reduce-scatter and
+/// all-gather load opposite directions the same way), and the bandwidth a
+/// message sees on the slowest link of its way.
+struct RingLoad {
+    phase_ns: f64,
+    message_gbs: f64,
+}
+
 /// The segmented ring all-reduce's figures on `n` ranks.
-fn check_allreduce(v: &Value, n: u64, bytes: u64, seg: u64) {
+fn check_allreduce(v: &Value, t: &Topology, n: u64, bytes: u64, seg: u64, load: RingLoad) {
     let len = bytes / 2;
     let groups = len.div_ceil(n * seg);
     let chunk = len / (groups * n);
@@ -177,8 +189,22 @@ fn check_allreduce(v: &Value, n: u64, bytes: u64, seg: u64) {
         2.0 * (nf - 1.0) / nf * bytes as f64 / link,
         "model_link_bound_ns",
     );
-    let model = 2.0 * (nf - 1.0) * num(v, "model_alpha_ns")
-        + num(v, "model_link_bound_ns").max(num(v, "model_hbm_bound_ns"));
+    // Posted sends: `depth` messages of one chunk per round trip (a step's
+    // latency plus the message's serialization) on every ring edge.
+    let alpha = num(v, "model_alpha_ns");
+    let message = (chunk * 2) as f64;
+    let credit = f64::from(t.ipcq.depth) * message / (alpha + message / load.message_gbs);
+    close(num(v, "model_credit_gbs"), credit, "model_credit_gbs");
+    let edge_ns = (nf - 1.0) / nf * bytes as f64 / credit;
+    close(
+        num(v, "model_busiest_ns"),
+        2.0 * load.phase_ns,
+        "model_busiest_ns",
+    );
+    // The kernel runs its groups a window at a time: each window pays the
+    // 2(n-1) steps' latency.
+    let rounds = groups.div_ceil(kernels::ring::WINDOW as u64) as f64;
+    let model = rounds * 2.0 * (nf - 1.0) * alpha + 2.0 * load.phase_ns.max(edge_ns);
     close(num(v, "model_ns"), model, "model_ns");
     close(num(v, "sim_over_model"), latency / model, "sim_over_model");
     // The simulation never beats the model's bandwidth terms.
@@ -201,13 +227,21 @@ fn gemm_multi_pe(t: &Topology) {
 fn ring_allreduce(t: &Topology) {
     let v = run_json("ring-allreduce", &[]);
     let (n, bytes) = (param(&v, "ranks"), param(&v, "bytes"));
-    check_allreduce(&v, n, bytes, param(&v, "seg"));
+    assert_eq!(v["params"]["home"], "hbm");
+    assert_eq!(v["params"]["buffer"], "tcm");
+    let (nf, s) = (n as f64, bytes as f64);
+    let port = t.xbar.pe_port_bw_gbs;
+    let hbm = t.hbm_ctrl.effective_bw_gbs();
+    // Per phase, the cube's slice serves every rank's buffer (read in the
+    // reduce-scatter, written in the all-gather); a PE's port carries that
+    // buffer and (n-1)/n of it as messages.
+    let load = RingLoad {
+        phase_ns: (nf * s / hbm).max((1.0 + (nf - 1.0) / nf) * s / port),
+        message_gbs: port,
+    };
+    check_allreduce(&v, t, n, bytes, param(&v, "seg"), load);
     // The 8 PEs of one cube: each sends through its own crossbar port.
-    close(
-        num(&v, "model_link_gbs"),
-        t.xbar.pe_port_bw_gbs,
-        "model_link_gbs",
-    );
+    close(num(&v, "model_link_gbs"), port, "model_link_gbs");
     // A step: the send's and receive's IPCQ costs, one crossbar
     // arbitration, two port wires.
     close(
@@ -218,7 +252,7 @@ fn ring_allreduce(t: &Topology) {
     // Every rank's buffer is in cube 0's slice, read and written once.
     close(
         num(&v, "model_hbm_bound_ns"),
-        2.0 * n as f64 * bytes as f64 / t.hbm_ctrl.effective_bw_gbs(),
+        2.0 * nf * s / hbm,
         "model_hbm_bound_ns",
     );
 }
@@ -226,21 +260,32 @@ fn ring_allreduce(t: &Topology) {
 fn tp_mlp(t: &Topology) {
     let v = run_json("tp-mlp", &[]);
     // The report is the final all-reduce: batch x hidden fp16 per SIP, one
-    // group (the layers' all-reduce segments at 16384 elements).
+    // group (the layers' all-reduce segments at kernels::tp::SEG elements).
     let n = u64::from(t.system.sips);
     let bytes = param(&v, "batch") * param(&v, "hidden") * 2;
-    check_allreduce(&v, n, bytes, 16384);
+    let (nf, s) = (n as f64, bytes as f64);
+    let hbm = t.hbm_ctrl.effective_bw_gbs();
+    // One rank per SIP: per phase its slice serves its buffer, its PE's
+    // port carries the buffer and the messages, the SIP link the messages.
+    let msgs = (nf - 1.0) / nf * s;
+    let load = RingLoad {
+        phase_ns: (s / hbm)
+            .max((s + msgs) / t.xbar.pe_port_bw_gbs)
+            .max(msgs / t.sip_link.bw_gbs),
+        message_gbs: t.sip_link.bw_gbs,
+    };
+    check_allreduce(&v, t, n, bytes, kernels::tp::SEG as u64, load);
     close(
         num(&v, "model_link_gbs"),
         t.sip_link.bw_gbs,
         "model_link_gbs",
     );
-    // One rank per SIP: each slice holds one buffer.
     close(
         num(&v, "model_hbm_bound_ns"),
-        2.0 * bytes as f64 / t.hbm_ctrl.effective_bw_gbs(),
+        2.0 * s / hbm,
         "model_hbm_bound_ns",
     );
+    // The forward pass ends with this all-reduce.
     assert!(num(&v, "forward_ns") > num(&v, "wall_ns"));
 }
 

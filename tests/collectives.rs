@@ -314,3 +314,160 @@ fn a_receive_of_the_wrong_shape_is_an_error() {
         "{e}"
     );
 }
+
+/// A ring all-reduce of `bytes` per rank with buffers and messages in TCM,
+/// on `topo`.
+fn in_tcm(topo: &Topology, ring: RingKind, ranks: usize, bytes: u64, seg: usize) -> f64 {
+    let mut c = cfg(ring, ranks, bytes, BufferKind::Tcm);
+    c.home = Home::Tcm;
+    c.seg = seg;
+    run_allreduce(topo, &c, timing()).unwrap().extra["latency_ns"]
+}
+
+#[test]
+fn with_buffers_in_tcm_every_ring_kind_nears_its_link_bound() {
+    let t = Topology::default_topology();
+    // Nothing but the ring's links limits it: each rank sends 2(n-1)/n of
+    // its buffer over its slowest link. No link carries two edges: the PE
+    // ring uses each PE's own crossbar port; the cube ring is the first 8
+    // cubes of a snake tour whose closing edge runs down column 0, which no
+    // other edge uses; the SIP ring is one SIP link each way.
+    let port_or_ucie = t.xbar.pe_port_bw_gbs.min(t.ucie.bw_gbs);
+    for (kind, n, link) in [
+        (RingKind::IntracubePe, 8, t.xbar.pe_port_bw_gbs),
+        (RingKind::IntercubeMultisip, 8, port_or_ucie),
+        (RingKind::Sip, t.system.sips as usize, t.sip_link.bw_gbs),
+    ] {
+        let bytes = 1u64 << 20;
+        let lat = in_tcm(&t, kind, n, bytes, 16384);
+        let bound = 2.0 * (n as f64 - 1.0) / n as f64 * bytes as f64 / link;
+        assert!(
+            lat >= bound && lat <= 1.25 * bound,
+            "{kind:?}: {lat} ns vs link bound {bound} ns"
+        );
+    }
+}
+
+#[test]
+fn queue_depth_matters_on_a_latency_bound_ring() {
+    // 64 KiB over 32 ranks: 2 KiB messages, each step a few tens of ns of
+    // latency against 8 ns of serialization. With one credit a rank cannot
+    // send a step's message until its neighbour has received the last one,
+    // so every step waits for the slowest neighbour's round trip; with 16
+    // it sends as soon as its data is ready.
+    let at = |depth: &str| {
+        let t = topo_with("  depth: 4\n", &format!("  depth: {depth}\n"));
+        in_tcm(&t, RingKind::IntercubeMultisip, 32, 64 << 10, 16384)
+    };
+    let (shallow, deep) = (at("1"), at("16"));
+    assert!(
+        shallow > 1.5 * deep,
+        "depth 1: {shallow} ns, depth 16: {deep} ns"
+    );
+}
+
+/// The fixed delay of a route from a PE of SIP 0 to a PE of SIP 1: out
+/// through the crossbar and UCIe to the IO chiplet's NOC router, over the
+/// SIP link, and back in the same way on the other side, ns.
+fn sip_route_ns(t: &Topology) -> f64 {
+    let mm = t.ns_per_mm;
+    let xbar = t.xbar.overhead_ns + t.xbar.port_mm * mm;
+    let ucie = 2.0 * t.ucie.overhead_ns + t.ucie.length_mm * mm;
+    let noc = t.io_chiplet.noc.overhead_ns + t.io_chiplet.noc.hop_mm * mm;
+    let sip = t.sip_link.overhead_ns + t.sip_link.length_mm * mm;
+    2.0 * (xbar + ucie + noc) + sip
+}
+
+/// A message's credit round trip between the SIPs: posted with the IPCQ
+/// cost, the route's delay and its serialization on the SIP link, then
+/// received with the IPCQ cost, which frees its slot.
+fn sip_round_trip_ns(t: &Topology, message: u64) -> f64 {
+    2.0 * t.ipcq.overhead_ns + sip_route_ns(t) + message as f64 / t.sip_link.bw_gbs
+}
+
+#[test]
+fn link_overhead_hides_behind_enough_credits() {
+    // 16 MiB from HBM in 64 KiB messages: four credits keep 256 KiB in
+    // flight, more than the SIP link's bandwidth-delay product even with
+    // its overhead raised fourfold; the ring stays bandwidth bound.
+    let base = Topology::default_topology();
+    let slow = topo_with("  overhead_ns: 100.0", "  overhead_ns: 400.0");
+    let message = 32768 * 2;
+    let credits = f64::from(slow.ipcq.depth) * message as f64;
+    let bdp = slow.sip_link.bw_gbs * sip_round_trip_ns(&slow, message);
+    assert!(credits > bdp, "{credits} B in flight, BDP {bdp} B");
+    let run = |t: &Topology| {
+        let mut c = cfg(RingKind::Sip, 2, 16 << 20, BufferKind::Tcm);
+        c.seg = 32768;
+        run_allreduce(t, &c, timing()).unwrap().extra["latency_ns"]
+    };
+    let (fast, slowed) = (run(&base), run(&slow));
+    assert!(
+        slowed < 1.1 * fast,
+        "overhead x4: {fast} -> {slowed} ns, credits cover the BDP"
+    );
+}
+
+#[test]
+fn without_enough_credits_the_round_trip_sets_the_pace() {
+    // One credit, 8 KiB messages: each message waits for the one before
+    // it to be received, so a rank's 128 messages (64 groups of 2 steps)
+    // go one round trip apart, and raising the link's overhead slows the
+    // ring by exactly what it adds to the round trip.
+    let edits = |overhead: &str| {
+        common::topo_with_all(&[
+            ("  depth: 4\n", "  depth: 1\n"),
+            ("  overhead_ns: 100.0", overhead),
+        ])
+    };
+    let message = 4096 * 2;
+    let bytes = 1u64 << 20;
+    let messages = (bytes / message) as f64;
+    for overhead in ["  overhead_ns: 100.0", "  overhead_ns: 400.0"] {
+        let t = edits(overhead);
+        let lat = in_tcm(&t, RingKind::Sip, 2, bytes, 4096);
+        let want = messages * sip_round_trip_ns(&t, message);
+        assert!(
+            (lat - want).abs() < 0.1 * want,
+            "{overhead}: {lat} ns, credits allow {want} ns"
+        );
+    }
+}
+
+#[test]
+fn the_model_follows_the_simulation_at_16_mib() {
+    let t = Topology::default_topology();
+    for (kind, n) in [
+        (RingKind::IntracubePe, 8),
+        (RingKind::IntercubeMultisip, 8),
+        (RingKind::Sip, t.system.sips as usize),
+    ] {
+        for buffer in KINDS {
+            let r = run_allreduce(&t, &cfg(kind, n, 16 << 20, buffer), timing()).unwrap();
+            let ratio = r.extra["sim_over_model"];
+            assert!(
+                (ratio - 1.0).abs() <= 0.15,
+                "{kind:?} {buffer:?}: sim / model = {ratio}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_shallow_queue_narrows_the_batch_instead_of_deadlocking() {
+    // Eight groups: each lockstep step sends one message per group of its
+    // batch before receiving, so the kernel batches no more groups than
+    // the queue holds.
+    for depth in ["1", "2", "3"] {
+        let t = topo_with("  depth: 4\n", &format!("  depth: {depth}\n"));
+        let mut c = cfg(
+            RingKind::IntercubeMultisip,
+            4,
+            2 * 8 * 4 * 16,
+            BufferKind::Sram,
+        );
+        c.seg = 16;
+        let r = run_allreduce(&t, &c, checked()).unwrap();
+        assert!(r.check.unwrap().ok, "depth {depth}");
+    }
+}

@@ -256,3 +256,36 @@ fn unknown_case_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn a_one_sip_machine_skips_the_sip_case_with_a_note() {
+    let t = topo_with("  sips: 2", "  sips: 1");
+    let out = cli_probe::run(&t, &ProbeArgs::default()).unwrap();
+    assert!(
+        out.contains("note: pe-remote-sip skipped: needs 2 SIPs; the topology has 1"),
+        "{out}"
+    );
+    // Every other case still runs, in its own section.
+    for case in ProbeCase::ALL {
+        if case != ProbeCase::PeRemoteSip {
+            assert!(out.contains(case.name()), "{case:?} missing:\n{out}");
+        }
+    }
+    let json = ProbeArgs {
+        json: true,
+        ..ProbeArgs::default()
+    };
+    let v: serde_json::Value = serde_json::from_str(&cli_probe::run(&t, &json).unwrap()).unwrap();
+    assert_eq!(v["skipped"][0]["name"], "pe-remote-sip");
+    assert_eq!(
+        v["cases"].as_array().unwrap().len(),
+        ProbeCase::ALL.len() - 1
+    );
+    // Asked for by name, the case is an error that says why.
+    let one = ProbeArgs {
+        case: Some("pe-remote-sip".into()),
+        ..ProbeArgs::default()
+    };
+    let e = cli_probe::run(&t, &one).unwrap_err().to_string();
+    assert!(e.contains("needs 2 SIPs"), "{e}");
+}

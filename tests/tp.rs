@@ -184,3 +184,30 @@ fn a_failed_group_launch_keeps_its_cause_for_matching() {
         "{e}"
     );
 }
+
+#[test]
+fn checking_the_result_does_not_change_the_forward_time() {
+    // --check reads the outputs back after the forward pass; that read is
+    // the host's, not the model's, and must not be counted.
+    let t = Topology::default_topology();
+    let run = |mode| {
+        kernbench::bench::find("tp-mlp")
+            .unwrap()
+            .run(&t, &[], mode)
+            .unwrap()
+    };
+    let checked = run(kernbench::bench::RunMode {
+        check: true,
+        ..Default::default()
+    });
+    assert!(checked.check.as_ref().unwrap().ok);
+    let timing = run(kernbench::bench::RunMode {
+        data: false,
+        ..Default::default()
+    });
+    assert_eq!(checked.extra["forward_ns"], timing.extra["forward_ns"]);
+    assert_eq!(
+        checked.to_json()["latency_ns"],
+        timing.to_json()["latency_ns"]
+    );
+}

@@ -120,16 +120,29 @@ pub fn ring_allreduce_lockstep<T: Elem, C: Combine<T>>(
         .iter()
         .map(|b| nonempty(b, r).then(|| tl::load(cx, chunk(b, r).0)))
         .collect();
+    // The chunk each reduce-scatter step combines into, by step.
+    let rs_idx = |s: usize| (r + 2 * n - s - 1) % n;
+    let load_step = |s: usize| -> Vec<Option<Tile<T>>> {
+        bufs.iter()
+            .map(|b| nonempty(b, rs_idx(s)).then(|| tl::load(cx, chunk(b, rs_idx(s)).0)))
+            .collect()
+    };
+    // Software pipelining: a step's own chunks need nothing from the ring,
+    // so they are loaded one step ahead, into their own buffers: the DMA
+    // engine streams them while the current step's messages are on the
+    // wire and its combines run.
+    let mut mine_next = load_step(0);
     for s in 0..n - 1 {
-        let idx = (r + 2 * n - s - 1) % n;
-        for (b, c) in bufs.iter().zip(cur.iter_mut()) {
-            if let Some(t) = c.as_ref() {
-                tl::send(cx, next, t);
-            }
-            *c = nonempty(b, idx).then(|| {
-                let (block, shape) = chunk(b, idx);
-                let theirs = tl::recv::<T>(cx, prev, shape);
-                let mine = tl::load(cx, block);
+        for t in cur.iter().flatten() {
+            tl::send(cx, next, t);
+        }
+        let mine = std::mem::take(&mut mine_next);
+        if s + 2 < n {
+            mine_next = load_step(s + 1);
+        }
+        for ((b, c), m) in bufs.iter().zip(cur.iter_mut()).zip(mine) {
+            *c = m.map(|mine| {
+                let theirs = tl::recv::<T>(cx, prev, chunk(b, rs_idx(s)).1);
                 combine.combine(cx, &mine, &theirs)
             });
         }
@@ -142,10 +155,10 @@ pub fn ring_allreduce_lockstep<T: Elem, C: Combine<T>>(
     }
     for s in 0..n - 1 {
         let idx = (r + n - s) % n;
+        for t in cur.iter().flatten() {
+            tl::send(cx, next, t);
+        }
         for (b, c) in bufs.iter().zip(cur.iter_mut()) {
-            if let Some(t) = c.as_ref() {
-                tl::send(cx, next, t);
-            }
             *c = nonempty(b, idx).then(|| {
                 let (block, shape) = chunk(b, idx);
                 let t = tl::recv::<T>(cx, prev, shape);
@@ -165,7 +178,10 @@ pub fn ring_allreduce_lockstep<T: Elem, C: Combine<T>>(
 /// `world_size x seg`, so no chunk in flight is wider than `seg` and a
 /// large buffer streams through TCM in pieces (`seg = 0`: one group). Each
 /// group costs `2(n - 1)` sends and receives per rank. Up to [`WINDOW`]
-/// groups run in lockstep so their messages overlap their combines.
+/// groups run in lockstep so their messages overlap their combines, never
+/// more than the IPCQ holds per peer ([`window`]): a step sends one
+/// message per group before it receives, so a batch wider than the queue
+/// would deadlock the ring.
 #[kernel]
 pub fn ring_allreduce(
     buf: Ptr<f16>,
@@ -178,13 +194,19 @@ pub fn ring_allreduce(
         .into_iter()
         .map(|(start, width)| column_view(buf, start, width))
         .collect();
-    for window in views.chunks(WINDOW) {
-        ring_allreduce_lockstep(cx, window, &op);
+    for batch in views.chunks(window(tl::queue_depth())) {
+        ring_allreduce_lockstep(cx, batch, &op);
     }
 }
 
-/// Groups of a segmented all-reduce in flight at once.
+/// Most groups of a segmented all-reduce in flight at once.
 pub const WINDOW: usize = 4;
+
+/// Groups [`ring_allreduce`] runs in lockstep on a machine whose IPCQ holds
+/// `depth` messages per pair: [`WINDOW`], or fewer if the queue is shallower.
+pub fn window(depth: usize) -> usize {
+    depth.clamp(1, WINDOW)
+}
 
 /// `(first column, width)` of each group of at most `n x seg` columns.
 pub fn groups(len: usize, n: usize, seg: usize) -> Vec<(usize, usize)> {

@@ -14,7 +14,7 @@ use ndarray::{s, Array2, Axis, Slice};
 use crate::{matmul, matmul_grid, ring_allreduce, ReduceOp};
 
 /// Elements per message of the group's all-reduce.
-const SEG: usize = 16384;
+pub const SEG: usize = 16384;
 
 /// Operand blocks of the layers' GEMMs (TCM-staged).
 const BLOCK: usize = 64;

@@ -194,22 +194,54 @@ pub fn run_allreduce(
         None
     };
     let model = AllReduceModel::new(dev.machine(), &ring, cfg.buffer, cfg.home == Home::Hbm);
+    let n = ring.world_size();
+    let shape = Segments::of(cfg.bytes, n, seg, topo.ipcq.depth);
     Ok(finish(
         "ring-allreduce",
-        ring.world_size(),
+        n,
         cfg.bytes,
+        shape,
         run,
         check,
         &model,
     ))
 }
 
+/// How the segmented all-reduce cuts a rank's buffer: its largest message
+/// and how many windows of groups run one after another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segments {
+    /// Bytes of the largest message: a chunk of at most `seg` fp16
+    /// elements (a rank's share when `seg` is 0).
+    pub message: u64,
+    /// Batches of groups run in lockstep, one after another (see
+    /// `kernels::ring::window`).
+    pub rounds: usize,
+}
+
+impl Segments {
+    /// The segments of `bytes` per rank over `n` ranks with `seg`, on a
+    /// machine whose IPCQ holds `depth` messages per pair.
+    pub fn of(bytes: u64, n: usize, seg: usize, depth: u32) -> Self {
+        let len = (bytes / 2) as usize;
+        let share = len.div_ceil(n.max(1));
+        let chunk = if seg == 0 { share } else { share.min(seg) };
+        Segments {
+            message: chunk as u64 * 2,
+            rounds: kernels::ring::groups(len, n, seg)
+                .len()
+                .div_ceil(kernels::ring::window(depth as usize)),
+        }
+    }
+}
+
 /// Adds the collective figures to a result: latency, algbw, busbw (the
-/// NCCL-tests definition) and the alpha-beta prediction.
+/// NCCL-tests definition) and the model's prediction with its terms.
 pub fn finish(
     bench: &'static str,
     n: usize,
     bytes: u64,
+    segments: Segments,
     run: RunReport,
     check: Option<Check>,
     model: &AllReduceModel,
@@ -217,7 +249,7 @@ pub fn finish(
     // The collective itself, without the host's launch.
     let latency = run.kernel_ns;
     let algbw = bytes as f64 / latency;
-    let predicted = model.predict_ns(n, bytes);
+    let predicted = model.predict_ns(n, bytes, segments.message, segments.rounds);
     let extra = [
         ("latency_ns", latency),
         ("algbw_gbs", algbw),
@@ -227,6 +259,8 @@ pub fn finish(
         ("model_link_gbs", model.link_gbs),
         ("model_link_bound_ns", model.link_ns(n, bytes)),
         ("model_hbm_bound_ns", model.hbm_ns(bytes)),
+        ("model_busiest_ns", model.busiest_ns(bytes)),
+        ("model_credit_gbs", model.credit_gbs(segments.message)),
         ("sim_over_model", latency / predicted),
     ]
     .into_iter()

@@ -6,7 +6,7 @@ use kernbench_core::model::AllReduceModel;
 use kernbench_core::Topology;
 use kernels::tp::{mlp_forward, mlp_reference};
 
-use super::ring::finish;
+use super::ring::{finish, Segments};
 use super::{random_matrix, BenchError, BenchResult, Check, RunMode};
 use crate::params::{ParamError, ParamSet, ParamSpec, Params};
 
@@ -71,7 +71,19 @@ pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchRes
     let ring = Ring::sips(topo)?;
     let model = AllReduceModel::new(dev.machine(), &ring, BufferKind::Tcm, true);
     let bytes = (batch * hidden * 2) as u64;
-    let mut r = finish("tp-mlp", world, bytes, outs[0].1.clone(), check, &model);
-    r.extra.insert("forward_ns", dev.now_ns());
+    let segments = Segments::of(bytes, world, kernels::tp::SEG, topo.ipcq.depth);
+    let mut r = finish(
+        "tp-mlp",
+        world,
+        bytes,
+        segments,
+        outs[0].1.clone(),
+        check,
+        &model,
+    );
+    // The forward pass ends with the final all-reduce; a --check read-back
+    // after it is not part of it.
+    let ar = &outs[0].1;
+    r.extra.insert("forward_ns", ar.start_ns + ar.wall_ns);
     Ok(r)
 }

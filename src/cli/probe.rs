@@ -49,12 +49,17 @@ pub fn run(topo: &Topology, args: &ProbeArgs) -> Result<String, CliError> {
 
 /// Runs the probe cases selected by `args`.
 pub fn measure(topo: &Topology, args: &ProbeArgs) -> Result<ProbeReport, CliError> {
-    let cases = match &args.case {
-        Some(name) => vec![ProbeCase::from_name(name).map_err(|e| CliError::Usage(e.to_string()))?],
-        None => ProbeCase::ALL.to_vec(),
-    };
     let machine = Arc::new(Machine::new(topo));
-    probe::probe(&machine, &cases, args.bytes).map_err(|e| CliError::Failed(e.to_string()))
+    let report = match &args.case {
+        // A case asked for by name must run; probing every case skips the
+        // ones the topology cannot run, with a note.
+        Some(name) => {
+            let case = ProbeCase::from_name(name).map_err(|e| CliError::Usage(e.to_string()))?;
+            probe::probe(&machine, &[case], args.bytes)
+        }
+        None => probe::probe_all(&machine, args.bytes),
+    };
+    report.map_err(|e| CliError::Failed(e.to_string()))
 }
 
 /// Text rendering: the summary table, then (with `detail`) each case's
@@ -89,6 +94,9 @@ pub fn render(report: &ProbeReport, detail: bool) -> String {
             c.bottleneck_bw_gbs,
             c.utilization * 100.0
         );
+    }
+    for s in &report.skipped {
+        let _ = writeln!(o, "note: {} skipped: {}", s.name, s.reason);
     }
     if detail {
         for c in &report.cases {

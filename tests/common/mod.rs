@@ -91,3 +91,25 @@ pub fn attention_ref(
     }
     s.dot(&v)
 }
+
+/// The default topology with every `(from, to)` edit applied.
+pub fn topo_with_all(edits: &[(&str, &str)]) -> Topology {
+    let mut text = DEFAULT_TOPOLOGY_YAML.to_string();
+    for (from, to) in edits {
+        assert_eq!(text.matches(from).count(), 1, "test edit `{from}`");
+        text = text.replace(from, to);
+    }
+    Topology::parse(&text, "edited.yaml").expect("edited topology is valid")
+}
+
+/// Cycles the output-stationary MAC array spends on one output tile over a
+/// K loop of `kt` tiles, when the output tile fits the array (one fold).
+/// SCALE-Sim's fold of reduction length `T` on `R x C` PEs takes
+/// `T + R + C - 2` cycles (skew in, stream, drain out); the K loop is one
+/// reduction of `kt x tile_k`.
+pub fn os_fold_cycles(t: &Topology, kt: u64) -> u64 {
+    let g = &t.pe_gemm;
+    assert!(g.tile_m <= g.mac_rows && g.tile_n <= g.mac_cols, "one fold");
+    let (r, c) = (u64::from(g.mac_rows), u64::from(g.mac_cols));
+    kt * u64::from(g.tile_k) + r + c - 2
+}

@@ -118,6 +118,9 @@ pub struct GemmCmd {
     pub k: usize,
     /// Output columns.
     pub n: usize,
+    /// The part of `m x k x n` that holds data (`<=` each): operands
+    /// loaded past a tensor's edge are padding, their MACs wasted.
+    pub valid: [usize; 3],
     /// Element type of `a` and `b`.
     pub in_dtype: DType,
     /// Accumulator read before the product is added; `None` overwrites.
@@ -129,9 +132,15 @@ pub struct GemmCmd {
 }
 
 impl GemmCmd {
-    /// Multiply-accumulates performed.
+    /// Multiply-accumulates of the command's shape, padding included.
     pub fn macs(&self) -> u64 {
         (self.m * self.k * self.n) as u64
+    }
+
+    /// Multiply-accumulates the problem needs: the valid part only.
+    pub fn useful_macs(&self) -> u64 {
+        let [m, k, n] = self.valid;
+        (m * k * n) as u64
     }
 }
 

@@ -100,8 +100,14 @@ pub(crate) fn command_text(buffers: &[Buffer], cmd: &Command) -> String {
                 Some(id) => format!(" <- {} +", Buf(buffers, id)),
                 None => " <-".to_string(),
             };
+            let valid = if g.valid == [g.m, g.k, g.n] {
+                String::new()
+            } else {
+                let [m, k, n] = g.valid;
+                format!(" (valid {m}x{k}x{n})")
+            };
             format!(
-                "{:<12}{}{acc} {} @ {}  m={} k={} n={} {}->{}",
+                "{:<12}{}{acc} {} @ {}  m={} k={} n={} {}->{}{valid}",
                 "gemm",
                 Buf(buffers, g.out),
                 operand_text(buffers, &g.a),

@@ -29,15 +29,19 @@ pub struct TraceConfig {
     pub sram_bytes: u64,
     /// Longest stream accepted; guards against runaway loops.
     pub max_commands: usize,
+    /// IPCQ messages in flight per ordered pair of ranks (`tl::queue_depth`).
+    pub ipcq_depth: usize,
 }
 
 impl Default for TraceConfig {
-    /// 1 MiB scratch (the design default), 4 MiB SRAM window, 4M commands.
+    /// 1 MiB scratch (the design default), 4 MiB SRAM window, 4M commands,
+    /// IPCQ depth 4.
     fn default() -> Self {
         TraceConfig {
             scratch_bytes: 1 << 20,
             sram_bytes: 4 << 20,
             max_commands: 4 << 20,
+            ipcq_depth: 4,
         }
     }
 }
@@ -48,6 +52,7 @@ pub(crate) type Shared = Rc<RefCell<State>>;
 pub(crate) struct State {
     pub(crate) kernel: &'static str,
     pub(crate) program: ProgramInfo,
+    pub(crate) ipcq_depth: usize,
     max_commands: usize,
     pub(crate) commands: Vec<Command>,
     /// Per command, the `tl::` call that recorded it.
@@ -206,6 +211,7 @@ pub fn __trace(
         st: Rc::new(RefCell::new(State {
             kernel,
             program: *program,
+            ipcq_depth: cfg.ipcq_depth,
             max_commands: cfg.max_commands,
             commands: Vec::new(),
             sources: Vec::new(),

@@ -51,6 +51,14 @@ impl ProbeCase {
     }
 }
 
+impl ProbeCase {
+    /// Why `topo` cannot run this case, if it cannot.
+    pub fn unavailable(self, topo: &crate::fabric::topology::Topology) -> Option<String> {
+        (self == ProbeCase::PeRemoteSip && topo.system.sips < 2)
+            .then(|| format!("needs 2 SIPs; the topology has {}", topo.system.sips))
+    }
+}
+
 impl Named for ProbeCase {
     const WHAT: &'static str = "probe case";
     const ALL: &'static [ProbeCase] = &ProbeCase::ALL;
@@ -149,6 +157,19 @@ impl std::ops::Deref for CaseReport {
 pub struct ProbeReport {
     /// One report per case probed.
     pub cases: Vec<CaseReport>,
+    /// Cases the topology cannot run, with why (absent from the JSON when
+    /// none was skipped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedCase>,
+}
+
+/// A case left out of a probe of every case, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkippedCase {
+    /// The case's name.
+    pub name: String,
+    /// Why the topology cannot run it.
+    pub reason: String,
 }
 
 /// Sizes of the bandwidth sweep: 4 KiB, 16 KiB, ..., 1 MiB.
@@ -271,7 +292,25 @@ pub fn analyse(machine: &Machine, report: TransferReport) -> Measurement {
     }
 }
 
-/// Probes `cases` at `bytes` each, with the bandwidth sweep and route trace.
+/// Probes every case the machine can run at `bytes`, noting the ones it
+/// cannot (a single-SIP machine has no SIP link to probe).
+pub fn probe_all(machine: &Arc<Machine>, bytes: u64) -> Result<ProbeReport, ProbeError> {
+    let (run, skip): (Vec<ProbeCase>, Vec<ProbeCase>) = ProbeCase::ALL
+        .into_iter()
+        .partition(|c| c.unavailable(&machine.topo).is_none());
+    let mut report = probe(machine, &run, bytes)?;
+    report.skipped = skip
+        .into_iter()
+        .map(|c| SkippedCase {
+            name: c.name().to_string(),
+            reason: c.unavailable(&machine.topo).unwrap_or_default(),
+        })
+        .collect();
+    Ok(report)
+}
+
+/// Probes `cases` at `bytes` each, with the bandwidth sweep and route
+/// trace; a case the topology cannot run is an error.
 pub fn probe(
     machine: &Arc<Machine>,
     cases: &[ProbeCase],
@@ -310,5 +349,8 @@ pub fn probe(
             sweep,
         });
     }
-    Ok(ProbeReport { cases: out })
+    Ok(ProbeReport {
+        cases: out,
+        skipped: Vec::new(),
+    })
 }

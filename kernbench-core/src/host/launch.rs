@@ -57,6 +57,7 @@ pub fn trace_config(topo: &Topology) -> TraceConfig {
     TraceConfig {
         scratch_bytes: topo.pe_tcm.scratch_bytes(),
         sram_bytes: sram_window(topo),
+        ipcq_depth: topo.ipcq.depth as usize,
         ..TraceConfig::default()
     }
 }

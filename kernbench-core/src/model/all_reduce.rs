@@ -1,31 +1,77 @@
-//! Ring all-reduce (alpha-beta): `T = 2(n-1)·α + 2(n-1)/n · S/B`, with α the
-//! per-step latency (setup, route overheads and wire of a send, plus the
-//! receive's cost) and B the slowest link any rank's send crosses. When the
-//! ranks' buffers live in HBM, each rank also reads its whole buffer and
-//! writes it back (`2S`), and ranks homed in one cube share its slice: the
-//! model takes the larger of the link term and that HBM term.
+//! Ring all-reduce: an alpha-beta model where beta is the busiest resource.
+//!
+//! `T = rounds · 2(n-1)·α + T_rs + T_ag`. `rounds` is how many times the
+//! steps run one after another: a segmented all-reduce that runs its
+//! groups a window at a time pays each step's latency once per window. α
+//! is the per-step latency: a send's and a
+//! receive's IPCQ cost plus every hop's overhead and wire on the way to the
+//! next rank (and, when receive buffers are in SRAM or HBM, on the copy
+//! into TCM). Each phase (reduce-scatter, all-gather) then takes as long as
+//! its busiest resource needs to carry that phase's bytes: every link,
+//! crossbar port and HBM slice (its pseudo-channels together) is charged
+//! with everything routed over it —
+//!
+//! - the messages: each rank sends `(n-1)/n · S` per phase to the next
+//!   rank's receive buffer, and a buffer in SRAM or HBM is read back into
+//!   the receiver's TCM;
+//! - the rank's own data when it lives in HBM: the reduce-scatter reads the
+//!   whole buffer (`S`), the all-gather writes it back (`S`);
+//!
+//! so traffic that shares a resource adds up (a PE's port carries its
+//! messages and its data loads; a slice holding both rank buffers and
+//! receive buffers carries both), and the phases are charged separately
+//! because they load opposite directions. Posted sends bound each ring edge
+//! too: `ipcq.depth` messages per pair are in flight, and a credit comes
+//! back one round trip after its send, so an edge moves at most
+//! `depth x message / round trip`. `T_phase` is the larger of the busiest
+//! resource's time and that credit limit.
 
 use std::collections::BTreeMap;
 
 use crate::exec::pe::BufferKind;
-use crate::fabric::addr::Endpoint;
+use crate::fabric::addr::{Endpoint, PhysAddr, Space};
 use crate::fabric::link::LinkId;
 use crate::fabric::machine::Machine;
 use crate::fabric::units::{ns_to_ps, ps_to_ns, Ps};
 use crate::host::Ring;
 
-/// The alpha-beta model of a ring all-reduce on an installed ring.
+/// The phases, in order.
+const PHASES: usize = 2;
+
+/// The model of a ring all-reduce on an installed ring.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AllReduceModel {
-    /// Per-step latency, ns (the slowest rank's).
+    /// Per-step latency, ns: the mean edge latency along the slowest chain
+    /// of `2(n-1)` consecutive edges.
     pub alpha_ns: f64,
     /// Bandwidth of the slowest link on the ring, GB/s, divided among the
-    /// ranks whose messages cross it.
+    /// ranks whose messages cross it (messages alone).
     pub link_gbs: f64,
     /// Ranks whose buffers share the busiest HBM slice (0: buffers not in HBM).
     pub ranks_per_slice: usize,
     /// Sustained bandwidth of one HBM slice, GB/s.
     pub hbm_gbs: f64,
+    /// Per phase, ns each byte of a rank's buffer costs on the busiest
+    /// resource of that phase.
+    pub phase_ns_per_byte: [f64; PHASES],
+    /// IPCQ credits per ordered pair of ranks.
+    pub depth: u32,
+    /// Bandwidth a message sees on the slowest link of its way, GB/s (for
+    /// the credit round trip).
+    pub message_gbs: f64,
+}
+
+/// Bytes of one phase, per resource, as multiples of a rank's buffer size.
+type Load = BTreeMap<(u32, u32), f64>;
+
+fn charge(machine: &Machine, load: &mut Load, from: Endpoint, to: Endpoint, share: f64) {
+    // Endpoints were checked when the ring and the buffers were made.
+    let Ok(route) = machine.route(from, to) else {
+        return;
+    };
+    for h in &route.hops {
+        *load.entry((h.link.0, h.lanes)).or_insert(0.0) += share;
+    }
 }
 
 impl AllReduceModel {
@@ -35,43 +81,79 @@ impl AllReduceModel {
         let t = &machine.topo;
         let ipcq = ns_to_ps(t.ipcq.overhead_ns);
         let n = ring.world_size();
-        let mut alpha: Ps = 0;
+        let nf = n as f64;
+        let mut edges: Vec<Ps> = Vec::with_capacity(n);
+        let mut message_gbs = f64::MAX;
         // Every rank sends at once, so a link that several ranks' messages
         // cross (a shared SRAM port, an HBM slice) gives each a share.
         let mut uses: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+        let mut phases: [Load; PHASES] = Default::default();
         for r in 0..n {
             let (me, next) = (ring.pes[r], ring.pes[(r + 1) % n]);
             let slot = buffer.slot(next, r, 0, t);
-            let Ok(route) = machine.route(Endpoint::Mem(me.tcm(0)), Endpoint::Mem(slot)) else {
+            let (mine, slot_at, theirs) = (
+                Endpoint::Mem(me.tcm(0)),
+                Endpoint::Mem(slot),
+                Endpoint::Mem(next.tcm(0)),
+            );
+            let Ok(route) = machine.route(mine, slot_at) else {
                 continue;
             };
             let mut hops = route.hops;
             // A receive from SRAM or HBM copies the message into TCM.
             if buffer != BufferKind::Tcm {
-                if let Ok(copy) = machine.route(Endpoint::Mem(slot), Endpoint::Mem(next.tcm(0))) {
+                if let Ok(copy) = machine.route(slot_at, theirs) {
                     hops.extend(copy.hops);
                 }
             }
             let mut step = 2 * ipcq;
             for h in &hops {
-                step += machine.link(h.link).delay_ps();
+                let link = machine.link(h.link);
+                step += link.delay_ps();
+                message_gbs = message_gbs.min(link.bw.times(u64::from(h.lanes)).gbs());
                 *uses.entry((h.link.0, h.lanes)).or_insert(0) += 1;
             }
-            alpha = alpha.max(step);
+            edges.push(step);
+            let msg_share = (nf - 1.0) / nf;
+            let home = Endpoint::Mem(PhysAddr {
+                sip: me.sip,
+                cube: me.cube,
+                space: Space::Hbm,
+                offset: 0,
+            });
+            for (phase, load) in phases.iter_mut().enumerate() {
+                charge(machine, load, mine, slot_at, msg_share);
+                if buffer != BufferKind::Tcm {
+                    charge(machine, load, slot_at, theirs, msg_share);
+                }
+                if hbm_homes {
+                    // Reduce-scatter reads the rank's buffer, all-gather
+                    // writes it back.
+                    let (from, to) = if phase == 0 {
+                        (home, mine)
+                    } else {
+                        (mine, home)
+                    };
+                    charge(machine, load, from, to, 1.0);
+                }
+            }
         }
+        let bw = |l: u32, lanes: u32| machine.link(LinkId(l)).bw.times(u64::from(lanes)).gbs();
         let link = uses
             .iter()
-            .map(|(&(l, lanes), &k)| {
-                let bw = machine.link(LinkId(l)).bw.times(u64::from(lanes));
-                bw.gbs() / k as f64
-            })
+            .map(|(&(l, lanes), &k)| bw(l, lanes) / k as f64)
             .fold(f64::MAX, f64::min);
+        let phase_ns_per_byte = phases.map(|load| {
+            load.iter()
+                .map(|(&(l, lanes), &bytes)| bytes / bw(l, lanes))
+                .fold(0.0, f64::max)
+        });
         let mut per_slice = BTreeMap::new();
         for p in &ring.pes {
             *per_slice.entry((p.sip, p.cube)).or_insert(0usize) += 1;
         }
         AllReduceModel {
-            alpha_ns: ps_to_ns(alpha),
+            alpha_ns: chain_alpha_ns(&edges),
             link_gbs: link,
             ranks_per_slice: if hbm_homes {
                 per_slice.values().copied().max().unwrap_or(0)
@@ -79,23 +161,101 @@ impl AllReduceModel {
                 0
             },
             hbm_gbs: t.hbm_ctrl.effective_bw_gbs(),
+            phase_ns_per_byte,
+            depth: t.ipcq.depth,
+            message_gbs: if message_gbs == f64::MAX {
+                0.0
+            } else {
+                message_gbs
+            },
         }
     }
 
-    /// The link term alone: `2(n-1)/n · S/B`, ns.
+    /// The messages' link term alone: `2(n-1)/n · S/B` over the slowest
+    /// ring link, ns.
     pub fn link_ns(&self, n: usize, bytes: u64) -> f64 {
         2.0 * (n as f64 - 1.0) / n as f64 * bytes as f64 / self.link_gbs
     }
 
-    /// The HBM term: every rank on the busiest slice reads and writes its
-    /// buffer once, ns.
+    /// The data term alone: every rank on the busiest slice reads and
+    /// writes its buffer once, ns.
     pub fn hbm_ns(&self, bytes: u64) -> f64 {
         (2 * self.ranks_per_slice) as f64 * bytes as f64 / self.hbm_gbs
     }
 
-    /// Predicted latency of an all-reduce of `bytes` per rank over `n` ranks, ns.
-    pub fn predict_ns(&self, n: usize, bytes: u64) -> f64 {
-        let steps = 2.0 * (n as f64 - 1.0);
-        steps * self.alpha_ns + self.link_ns(n, bytes).max(self.hbm_ns(bytes))
+    /// The busiest resources' time: both phases, each on its own busiest
+    /// resource, ns.
+    pub fn busiest_ns(&self, bytes: u64) -> f64 {
+        self.phase_ns_per_byte.iter().sum::<f64>() * bytes as f64
+    }
+
+    /// What posted sends allow an edge of the ring: `depth` messages of
+    /// `message` bytes per round trip, GB/s. A credit comes back when the
+    /// receive is done: one step's latency α after the send, plus the
+    /// message's serialization.
+    pub fn credit_gbs(&self, message: u64) -> f64 {
+        let m = message as f64;
+        let round_trip = self.alpha_ns + m / self.message_gbs;
+        f64::from(self.depth) * m / round_trip
+    }
+
+    /// Predicted latency of an all-reduce of `bytes` per rank over `n`
+    /// ranks, in messages of at most `message` bytes, its steps run
+    /// `rounds` times one after another, ns.
+    pub fn predict_ns(&self, n: usize, bytes: u64, message: u64, rounds: usize) -> f64 {
+        let steps = 2.0 * (n as f64 - 1.0) * rounds.max(1) as f64;
+        let per_phase_edge = (n as f64 - 1.0) / n as f64 * bytes as f64;
+        let credit_ns = per_phase_edge / self.credit_gbs(message.max(1));
+        let phases: f64 = self
+            .phase_ns_per_byte
+            .iter()
+            .map(|ns| (ns * bytes as f64).max(credit_ns))
+            .sum();
+        steps * self.alpha_ns + phases
+    }
+}
+
+/// The mean latency of the slowest walk over `2(n-1)` consecutive edges
+/// of a ring whose edges take `edges`, ns.
+fn chain_alpha_ns(edges: &[Ps]) -> f64 {
+    let n = edges.len();
+    if n < 2 {
+        return edges.first().map_or(0.0, |&e| ps_to_ns(e));
+    }
+    let steps = 2 * (n - 1);
+    let slowest = (0..n)
+        .map(|start| (0..steps).map(|i| edges[(start + i) % n]).sum::<Ps>())
+        .max()
+        .unwrap_or(0);
+    ps_to_ns(slowest) / steps as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fabric::topology::Topology;
+
+    #[test]
+    fn the_step_chain_walks_the_ring_twice_less_two_edges() {
+        // Four edges, one slow: a walk of 6 edges crosses it at most twice.
+        let alpha = chain_alpha_ns(&[1000, 1000, 1000, 7000]);
+        assert!((alpha - (4.0 * 1.0 + 2.0 * 7.0) / 6.0).abs() < 1e-12);
+        assert_eq!(chain_alpha_ns(&[3000, 3000]), 3.0);
+    }
+
+    #[test]
+    fn traffic_sharing_a_slice_adds_up() {
+        let topo = Topology::default_topology();
+        let m = Machine::new(&topo);
+        let ring = Ring::intracube_pe_ring(&topo, 0, 0, 8).unwrap();
+        let hbm = topo.hbm_ctrl.effective_bw_gbs();
+        let data = AllReduceModel::new(&m, &ring, BufferKind::Tcm, true);
+        let both = AllReduceModel::new(&m, &ring, BufferKind::Hbm, true);
+        // Eight ranks read (reduce-scatter) their buffers from one slice.
+        assert!((data.phase_ns_per_byte[0] - 8.0 / hbm).abs() < 1e-12);
+        // Receive buffers in the same slice add each message's write and
+        // read back: 2 x 7/8 per rank more.
+        let want = (8.0 + 8.0 * 2.0 * 7.0 / 8.0) / hbm;
+        assert!((both.phase_ns_per_byte[0] - want).abs() < 1e-12, "{both:?}");
     }
 }

@@ -60,6 +60,9 @@ pub struct Tile<T: Elem> {
     pub(crate) st: Shared,
     pub(crate) loc: Loc,
     pub(crate) shape: [usize; 2],
+    /// The part that holds the tensor's data: a load past the tensor's
+    /// edge is valid only inside it. `tl::dot` counts useful MACs by it.
+    pub(crate) valid: [usize; 2],
     _elem: PhantomData<T>,
 }
 
@@ -99,8 +102,15 @@ impl<T: Elem> Tile<T> {
             st,
             loc,
             shape,
+            valid: shape,
             _elem: PhantomData,
         }
+    }
+
+    /// The same tile, valid only in its top-left `valid` part.
+    pub(crate) fn with_valid(mut self, valid: [usize; 2]) -> Self {
+        self.valid = [valid[0].min(self.shape[0]), valid[1].min(self.shape[1])];
+        self
     }
 
     /// Rows x cols.
@@ -155,7 +165,8 @@ impl<T: Elem> Tile<T> {
     /// to `true`. Same as `tl::cast::<U>(&t)`.
     #[track_caller]
     pub fn cast<U: Elem>(&self) -> Tile<U> {
-        self.unary("tl::cast", MathOp::Cast, self.shape)
+        self.unary::<U>("tl::cast", MathOp::Cast, self.shape)
+            .with_valid(self.valid)
     }
 }
 

@@ -87,3 +87,28 @@ pub fn recv<T: Elem>(cx: &KernelCx, peer: usize, shape: [usize; 2]) -> Tile<T> {
     s.push(Command::IpcqRecv { peer, dst });
     Tile::new(st.clone(), Loc::Buf(dst, Space::Tcm), shape)
 }
+
+/// Messages the IPCQ holds per ordered pair of ranks (`ipcq.depth` in
+/// topology.yaml): a program may have this many sends to one peer not yet
+/// received before its next send to that peer waits. A kernel that sends
+/// more than this to a peer before receiving from anyone can deadlock, so
+/// collectives size their batches by it.
+///
+/// ```
+/// use kernbench_core::dsl::prelude::*;
+///
+/// #[kernel]
+/// fn k(x: Ptr<f32>) {
+///     let next = (tl::rank() + 1) % tl::world_size();
+///     for _ in 0..tl::queue_depth() {
+///         tl::send(next, &tl::load(x.block([0, 0], [1, 4])));
+///     }
+/// }
+/// let p = ProgramInfo::single().with_ring(0, 2);
+/// let cfg = TraceConfig { ipcq_depth: 2, ..TraceConfig::default() };
+/// let s = k::trace(&k::args(Ptr::vector(0, 4)), &p, &cfg).unwrap();
+/// assert_eq!(s.counts().ipcq_send, 2);
+/// ```
+pub fn queue_depth(cx: &KernelCx) -> usize {
+    cx.shared().borrow().ipcq_depth
+}

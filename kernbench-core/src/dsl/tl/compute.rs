@@ -70,9 +70,11 @@ pub fn trans<'a, T: Elem>(_cx: &KernelCx, tile: &'a Tile<T>) -> DotOperand<'a, T
     DotOperand { tile, trans: true }
 }
 
-fn gemm_operand<T: Elem>(op: &DotOperand<'_, T>) -> Option<(GemmOperand, [usize; 2])> {
-    let [r, c] = op.tile.shape;
-    let shape = if op.trans { [c, r] } else { [r, c] };
+/// The operand as the GEMM sees it: its shape and valid extent after the
+/// transpose flag.
+fn gemm_operand<T: Elem>(op: &DotOperand<'_, T>) -> Option<(GemmOperand, [usize; 2], [usize; 2])> {
+    let flip = |[r, c]: [usize; 2]| if op.trans { [c, r] } else { [r, c] };
+    let (shape, valid) = (flip(op.tile.shape), flip(op.tile.valid));
     let (src, space) = match op.tile.loc {
         Loc::Buf(id, sp) => (Operand::Buf(id), sp),
         Loc::Hbm(b) => (Operand::Hbm(b), Space::Hbm),
@@ -85,6 +87,7 @@ fn gemm_operand<T: Elem>(op: &DotOperand<'_, T>) -> Option<(GemmOperand, [usize;
             trans: op.trans,
         },
         shape,
+        valid,
     ))
 }
 
@@ -125,7 +128,9 @@ pub fn dot<'a, 'b, T: Float, U: Float>(
     if s.failed() {
         return poisoned(acc.shape);
     }
-    let (Some((ga, [m, k])), Some((gb, [k2, n]))) = (gemm_operand(&a), gemm_operand(&b)) else {
+    let (Some((ga, [m, k], [vm, vka])), Some((gb, [k2, n], [vkb, vn]))) =
+        (gemm_operand(&a), gemm_operand(&b))
+    else {
         return poisoned(acc.shape);
     };
     let dims = |d: [usize; 2]| format!("{}x{}", d[0], d[1]);
@@ -169,6 +174,7 @@ pub fn dot<'a, 'b, T: Float, U: Float>(
         m,
         k,
         n,
+        valid: [vm, vka.min(vkb), vn],
         in_dtype: T::DTYPE,
         acc: Some(out),
         out,

@@ -123,7 +123,9 @@ fn load_into<T: Elem>(
         }
     };
     let space = match stage {
-        Stage::HbmRef => return Tile::new(st.clone(), Loc::Hbm(src), block.shape),
+        Stage::HbmRef => {
+            return Tile::new(st.clone(), Loc::Hbm(src), block.shape).with_valid(src.valid)
+        }
         Stage::Tcm => Space::Tcm,
         Stage::Sram => Space::Sram,
     };
@@ -133,7 +135,7 @@ fn load_into<T: Elem>(
         dst,
         fill: f64::from(fill),
     });
-    Tile::new(st.clone(), Loc::Buf(dst, space), block.shape)
+    Tile::new(st.clone(), Loc::Buf(dst, space), block.shape).with_valid(src.valid)
 }
 
 /// Stores a TCM or SRAM tile to a block (one `DmaWrite`). The store is

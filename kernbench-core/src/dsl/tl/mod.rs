@@ -24,7 +24,7 @@ mod mask;
 mod math;
 mod memory;
 
-pub use comm::{recv, send};
+pub use comm::{queue_depth, recv, send};
 pub use compute::{cast, dot, full, trans, zeros};
 pub use mask::{arange_cols, arange_rows, select};
 pub use math::{

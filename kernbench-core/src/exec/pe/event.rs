@@ -39,12 +39,19 @@ pub enum PeEvent {
         /// The PE.
         slot: u32,
     },
-    /// An IPCQ send's data has landed in the receiver's buffer.
-    Sent {
+    /// An IPCQ send's tile has been injected: the send is done.
+    Injected {
         /// The sending PE.
         slot: u32,
         /// The send command.
         cmd: u32,
+    },
+    /// An IPCQ message has landed in the receiver's buffer.
+    Landed {
+        /// The queue (sender x ranks + receiver).
+        pair: u32,
+        /// The message's place in the queue's send order.
+        seq: u32,
     },
     /// An IPCQ receive has its message in TCM.
     Received {

@@ -2,8 +2,9 @@
 //! per issue interval, each to its engine's in-order queue, and start when
 //! their engine has room and the scoreboard allows.
 
-use crate::dsl::{Command, CommandStream, MathArg};
+use crate::dsl::{BlockRef, Command, CommandStream, MathArg};
 use crate::fabric::addr::{Endpoint, PhysAddr};
+use crate::fabric::engine::Runs;
 use crate::fabric::units::Ps;
 
 use super::deps::{self, Deps};
@@ -67,6 +68,8 @@ pub(super) struct Running {
     pub gemm: Option<GemmRun>,
     /// The message the receive in progress copies out.
     pub recv_data: Vec<f32>,
+    /// The send being injected: its queue and place in it.
+    pub sending: Option<(usize, u32)>,
     /// When a wake-up to issue more is already scheduled.
     pub pump_at: Option<Ps>,
 }
@@ -91,6 +94,7 @@ impl Running {
             in_flight: [0; ENGINES],
             gemm: None,
             recv_data: Vec::new(),
+            sending: None,
             pump_at: None,
         }
     }
@@ -160,8 +164,8 @@ impl Executor<'_> {
                     &self.topo,
                 )
                 .map_err(|e| fail(e.to_string()))?;
-                let bytes = src.valid_bytes();
-                self.dma(from, to, bytes, true, now, done)
+                let runs = block_runs(src, src.valid);
+                self.dma(from, to, runs, true, now, done)
             }
             Command::DmaWrite { src, dst } => {
                 let from = s.home.addr(&r.stream.buffers[src.index()]);
@@ -170,8 +174,8 @@ impl Executor<'_> {
                     &self.topo,
                 )
                 .map_err(|e| fail(e.to_string()))?;
-                let bytes = dst.valid_bytes();
-                self.dma(from, to, bytes, false, now, done)
+                let runs = block_runs(dst, dst.valid);
+                self.dma(from, to, runs, false, now, done)
             }
             Command::Math(m) => {
                 let out = r.stream.buffers[m.out.index()];
@@ -206,21 +210,34 @@ impl Executor<'_> {
         &mut self,
         from: PhysAddr,
         to: PhysAddr,
-        bytes: u64,
+        runs: Runs,
         read: bool,
         now: Ps,
         done: PeEvent,
     ) -> Result<(), ExecError> {
         let (from, to, setup) = (Endpoint::Mem(from), Endpoint::Mem(to), self.costs.dma_setup);
-        match (bytes, read) {
+        match (runs.bytes(), read) {
             (0, _) => self.sim.schedule(now, done),
-            (b, true) => {
-                self.sim.start_read_tagged(to, from, b, setup, now, done)?;
+            (_, true) => {
+                self.sim
+                    .start_read_tagged(to, from, runs, setup, now, done)?;
             }
-            (b, false) => {
-                self.sim.start_copy_tagged(from, to, b, setup, now, done)?;
+            (_, false) => {
+                self.sim
+                    .start_copy_tagged(from, to, runs, setup, now, done)?;
             }
         }
         Ok(())
     }
+}
+
+/// The memory layout of the `[rows, cols]` part of a tensor block: one run
+/// of `cols` elements per row, at the tensor's row pitch.
+pub(super) fn block_runs(b: &BlockRef, [rows, cols]: [usize; 2]) -> Runs {
+    let size = b.tensor.dtype.size_bytes();
+    Runs::strided(
+        cols as u64 * size,
+        b.tensor.row_stride as u64 * size,
+        rows as u64,
+    )
 }

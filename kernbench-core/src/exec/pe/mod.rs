@@ -195,7 +195,8 @@ impl<'a> Executor<'a> {
             PeEvent::Done { slot, cmd } => self.complete(at(slot), cmd as usize, now),
             PeEvent::TilePart { slot, tile } => self.tile_part_done(at(slot), tile, now),
             PeEvent::Fetched { slot } => self.tile_fetched(at(slot), now),
-            PeEvent::Sent { slot, cmd } => self.sent(at(slot), cmd, now),
+            PeEvent::Injected { slot, cmd } => self.injected(at(slot), cmd, now),
+            PeEvent::Landed { pair, seq } => self.landed(pair as usize, seq, now),
             PeEvent::Received { slot, cmd } => self.received(at(slot), cmd, now),
             // The device runs host transfers to completion before a launch.
             PeEvent::Host => Ok(()),

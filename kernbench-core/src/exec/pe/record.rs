@@ -15,7 +15,7 @@ fn describe(cmd: &Command) -> (Lane, &'static str, u64, u64) {
     match cmd {
         Command::DmaRead { src, .. } => (Lane::Dma, "dma_read", src.valid_bytes(), 0),
         Command::DmaWrite { dst, .. } => (Lane::Dma, "dma_write", dst.valid_bytes(), 0),
-        Command::Gemm(g) => (Lane::Gemm, "gemm", 0, g.macs()),
+        Command::Gemm(g) => (Lane::Gemm, "gemm", 0, g.useful_macs()),
         Command::Math(m) => (Lane::Math, m.op.mnemonic(), 0, 0),
         Command::IpcqSend { .. } => (Lane::Ipcq, "ipcq_send", 0, 0),
         Command::IpcqRecv { .. } => (Lane::Ipcq, "ipcq_recv", 0, 0),

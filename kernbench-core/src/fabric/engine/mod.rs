@@ -1,9 +1,12 @@
 //! The discrete-event engine: integer-picosecond time, a monotone event
 //! queue, per-link occupancy, and burst-level transfers.
 //!
-//! A transfer is split into bursts (`hbm.burst_bytes`). The source injects
-//! one burst at a time: the next as soon as the first link has serialized
-//! the previous one, so concurrent transfers interleave on shared links. A
+//! A transfer is split into bursts (`hbm.burst_bytes`), cut per run when
+//! its bytes lie in strided runs ([`Runs`]: a block of a row-major tensor),
+//! and each burst maps to an HBM pseudo-channel by its own address. The
+//! source injects one burst at a time: the next as soon as the first link
+//! has serialized the previous one, so concurrent transfers interleave on
+//! shared links. A
 //! burst crosses its route cut-through: at each link it starts when its head
 //! arrives and the link is free (first come, first served), occupies the
 //! link for bytes / bandwidth (and never finishes before its tail has
@@ -17,7 +20,7 @@ mod transfer;
 use std::sync::Arc;
 
 pub use queue::EventQueue;
-pub use transfer::{HopTime, TransferId, TransferReport};
+pub use transfer::{HopTime, Runs, TransferId, TransferReport};
 
 use crate::fabric::addr::Endpoint;
 use crate::fabric::machine::Machine;
@@ -170,12 +173,32 @@ impl<T: Copy> Sim<T> {
         &mut self,
         src: Endpoint,
         dst: Endpoint,
-        bytes: u64,
+        bytes: impl Into<Runs>,
         setup_ps: Ps,
         at: Ps,
         token: T,
     ) -> Result<TransferId, RouteError> {
-        let t = Transfer::new(&self.machine, src, dst, bytes, setup_ps, at, token)?;
+        let t = Transfer::new(&self.machine, src, dst, bytes.into(), setup_ps, at, token)?;
+        Ok(self.launch(t))
+    }
+
+    /// [`Self::start_copy_tagged`] for a posted write: besides the
+    /// completion notice, `injected` comes back as a [`Notice::Timer`] when
+    /// the last burst has been serialized onto the first link — when the
+    /// sender's engine is free again while the data is still in flight.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_copy_posted(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        bytes: impl Into<Runs>,
+        setup_ps: Ps,
+        at: Ps,
+        injected: T,
+        token: T,
+    ) -> Result<TransferId, RouteError> {
+        let mut t = Transfer::new(&self.machine, src, dst, bytes.into(), setup_ps, at, token)?;
+        t.on_injected = Some(injected);
         Ok(self.launch(t))
     }
 
@@ -192,13 +215,13 @@ impl<T: Copy> Sim<T> {
         &mut self,
         requester: Endpoint,
         target: Endpoint,
-        bytes: u64,
+        bytes: impl Into<Runs>,
         setup_ps: Ps,
         at: Ps,
         token: T,
     ) -> Result<TransferId, RouteError> {
-        let req_bytes = self.machine.topo.host.read_request_bytes;
-        let data = Transfer::new(&self.machine, target, requester, bytes, 0, at, token)?;
+        let req_bytes = Runs::contiguous(self.machine.topo.host.read_request_bytes);
+        let data = Transfer::new(&self.machine, target, requester, bytes.into(), 0, at, token)?;
         let mut req = Transfer::new(
             &self.machine,
             requester,
@@ -295,6 +318,9 @@ impl<T: Copy> Sim<T> {
         t.source.touch(now, now);
         if t.route.hops.is_empty() {
             // Source and destination are the same node: nothing moves.
+            if let Some(token) = t.on_injected {
+                self.queue.push(now, Event::Timer { token });
+            }
             self.queue.push(now, Event::Done { xfer });
         } else {
             self.queue.push(
@@ -331,6 +357,12 @@ impl<T: Copy> Sim<T> {
         let d = link.delay_ps();
         let (head_out, tail_out) = (start + d, end + d);
         t.hop_times[hop as usize].touch(head_out, tail_out);
+        if hop == 0 && burst + 1 == t.n_bursts {
+            if let Some(token) = t.on_injected {
+                // The last burst is on the wire: the source is done.
+                self.queue.push(end, Event::Timer { token });
+            }
+        }
         if hop == 0 && t.injected < t.n_bursts {
             // The source streams the next burst once this one is on the wire;
             // a group of parallel lanes (HBM pseudo-channels) takes the next

@@ -36,6 +36,52 @@ impl HopTime {
     }
 }
 
+/// How a transfer's bytes lie in memory: `count` runs of `len` contiguous
+/// bytes, `pitch` bytes apart. A block of a row-major tensor is one run
+/// per row at the row pitch; contiguous data is one run. A byte count
+/// converts to one contiguous run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Runs {
+    /// Bytes per run.
+    pub len: u64,
+    /// Distance from one run's start to the next's.
+    pub pitch: u64,
+    /// Runs.
+    pub count: u64,
+}
+
+impl Runs {
+    /// `bytes` in one run.
+    pub fn contiguous(bytes: u64) -> Self {
+        Runs {
+            len: bytes,
+            pitch: bytes,
+            count: 1,
+        }
+    }
+
+    /// `count` runs of `len` bytes, `pitch` apart; runs that touch (`pitch
+    /// == len`) coalesce into one.
+    pub fn strided(len: u64, pitch: u64, count: u64) -> Self {
+        if pitch == len || count <= 1 {
+            Self::contiguous(len.saturating_mul(count))
+        } else {
+            Runs { len, pitch, count }
+        }
+    }
+
+    /// Bytes moved.
+    pub fn bytes(&self) -> u64 {
+        self.len.saturating_mul(self.count)
+    }
+}
+
+impl From<u64> for Runs {
+    fn from(bytes: u64) -> Self {
+        Runs::contiguous(bytes)
+    }
+}
+
 pub(super) struct Transfer<T> {
     pub route: Route,
     pub bytes: u64,
@@ -43,10 +89,18 @@ pub(super) struct Transfer<T> {
     pub n_bursts: u32,
     pub injected: u32,
     pub arrived: u32,
+    /// The memory layout of the HBM side (the whole transfer's bursts are
+    /// cut per run).
+    runs: Runs,
+    /// Bursts per run.
+    per_run: u32,
     /// Burst index of address offset 0 at the source / destination HBM, so
     /// bursts interleave across pseudo-channels by address.
     src_lane0: u64,
     dst_lane0: u64,
+    /// Whether the source (else the destination) is the side laid out in
+    /// `runs`.
+    src_strided: bool,
     pub start: Ps,
     pub setup_ps: Ps,
     pub last_tail: Ps,
@@ -59,6 +113,9 @@ pub(super) struct Transfer<T> {
     pub head: u32,
     /// The driving model's token, returned in the completion notice.
     pub token: T,
+    /// A token to return as a timer when the last burst has left the
+    /// source (a posted send frees its engine then).
+    pub on_injected: Option<T>,
 }
 
 impl<T: Copy> Transfer<T> {
@@ -66,14 +123,21 @@ impl<T: Copy> Transfer<T> {
         m: &Machine,
         src: Endpoint,
         dst: Endpoint,
-        bytes: u64,
+        runs: Runs,
         setup_ps: Ps,
         at: Ps,
         token: T,
     ) -> Result<Self, RouteError> {
         let route = m.route(src, dst)?;
         let burst_bytes = m.topo.hbm.burst_bytes;
-        let n_bursts = bytes.div_ceil(burst_bytes).max(1) as u32;
+        let bytes = runs.bytes();
+        let per_run = runs.len.div_ceil(burst_bytes).max(1);
+        let n_bursts = if runs.count <= 1 {
+            bytes.div_ceil(burst_bytes).max(1)
+        } else {
+            runs.count.saturating_mul(per_run)
+        } as u32;
+        let is_hbm = |e: Endpoint| matches!(e, Endpoint::Mem(a) if a.space == Space::Hbm);
         let lane0 = |e: Endpoint| match e {
             Endpoint::Mem(a) if a.space == Space::Hbm => a.offset / burst_bytes,
             _ => 0,
@@ -87,8 +151,11 @@ impl<T: Copy> Transfer<T> {
             n_bursts,
             injected: 0,
             arrived: 0,
+            runs,
+            per_run: per_run as u32,
             src_lane0: lane0(src),
             dst_lane0: lane0(dst),
+            src_strided: is_hbm(src) || !is_hbm(dst),
             start: at,
             setup_ps,
             last_tail: 0,
@@ -97,24 +164,39 @@ impl<T: Copy> Transfer<T> {
             then: None,
             head: 0,
             token,
+            on_injected: None,
         })
     }
 
-    /// Bytes in burst `b` (the last one may be short).
+    /// Bytes in burst `b`: a run's last burst may be short.
     pub fn burst_len(&self, b: u32) -> u64 {
-        let off = u64::from(b) * self.burst_bytes;
-        self.burst_bytes.min(self.bytes.saturating_sub(off)).max(1)
+        let (len, off) = if self.runs.count <= 1 {
+            (self.bytes, u64::from(b) * self.burst_bytes)
+        } else {
+            (
+                self.runs.len,
+                u64::from(b % self.per_run) * self.burst_bytes,
+            )
+        };
+        self.burst_bytes.min(len.saturating_sub(off)).max(1)
     }
 
     /// The interleave index of burst `b` at hop `hop`: an HBM stage at the
-    /// start of the route belongs to the source, any other to the destination.
+    /// start of the route belongs to the source, any other to the
+    /// destination. On the strided side a burst's index follows its
+    /// address, `run x pitch` past the start of its run's first burst.
     pub fn lane(&self, hop: usize, b: u32) -> u64 {
-        let base = if hop == 0 {
+        let src_side = hop == 0;
+        let base = if src_side {
             self.src_lane0
         } else {
             self.dst_lane0
         };
-        base + u64::from(b)
+        if self.runs.count <= 1 || src_side != self.src_strided {
+            return base + u64::from(b);
+        }
+        let (run, j) = (u64::from(b / self.per_run), u64::from(b % self.per_run));
+        base + (run * self.runs.pitch) / self.burst_bytes + j
     }
 }
 

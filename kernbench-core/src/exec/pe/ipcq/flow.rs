@@ -1,17 +1,22 @@
-//! Moving IPCQ messages: a send's tile travels from the sender's TCM into
-//! the receiver's buffer; a receive copies it out into TCM (at once when the
-//! buffer is TCM) and frees the queue slot, waking a blocked sender.
+//! Moving IPCQ messages. A send is posted: it holds the send engine while
+//! its tile is injected, then the tile travels on to the receiver's buffer
+//! while the sender goes on; messages of a pair become receivable in send
+//! order. A receive copies the message out into TCM (at once when the
+//! buffer is TCM) and frees the queue slot (the sender's credit), waking a
+//! blocked sender.
 
 use crate::dsl::Command;
 use crate::fabric::addr::Endpoint;
 use crate::fabric::units::Ps;
 
 use super::super::{ExecError, Executor, PeEvent};
-use super::{BufferKind, Message};
+use super::{BufferKind, InFlight, Message};
 
 /// The executor's side of IPCQ: moving messages and freeing slots.
 impl Executor<'_> {
-    /// Moves a send's tile from the sender's TCM into the receiver's buffer.
+    /// Posts a send: its tile starts towards the receiver's buffer. The
+    /// send engine is busy only while the tile is injected; the message
+    /// lands later, in order with the pair's others.
     pub(in crate::exec::pe) fn begin_send(
         &mut self,
         slot: usize,
@@ -28,62 +33,102 @@ impl Executor<'_> {
         let buf = r.stream.buffers[src.index()];
         let (rank, depth, kind, receiver) = (s.rank, q.depth, q.buffer, q.ranks[peer]);
         let from = s.home.addr(&buf);
-        let tok = PeEvent::Sent {
-            slot: slot as u32,
-            cmd: c,
-        };
         let Some(q) = self.ipcq.as_mut() else {
             return Ok(());
         };
+        let pair = q.pair_index(rank, peer);
         let p = q.pair(rank, peer);
-        let to = kind.slot(receiver, rank, p.started % depth, &self.topo);
+        let seq = p.started;
+        let to = kind.slot(receiver, rank, seq % depth, &self.topo);
         p.started += 1;
-        p.in_flight.push_back(to);
-        self.sim.start_copy_tagged(
+        p.in_flight.push_back(InFlight {
+            seq,
+            message: Message {
+                shape: buf.shape,
+                dtype: buf.dtype,
+                data: Vec::new(),
+                at: to,
+                cmd: c,
+            },
+            landed: false,
+        });
+        if let Some(r) = self.slots[slot].cur.as_mut() {
+            r.sending = Some((pair, seq));
+        }
+        let injected = PeEvent::Injected {
+            slot: slot as u32,
+            cmd: c,
+        };
+        let landed = PeEvent::Landed {
+            pair: pair as u32,
+            seq,
+        };
+        self.sim.start_copy_posted(
             Endpoint::Mem(from),
             Endpoint::Mem(to),
             buf.bytes(),
             self.costs.ipcq,
             now,
-            tok,
+            injected,
+            landed,
         )?;
         Ok(())
     }
 
-    /// A send's data has landed: queue it and wake a waiting receiver.
-    pub(in crate::exec::pe) fn sent(
+    /// A send's tile has left the sender: the send completes (its buffer
+    /// may be reused), carrying the values it had.
+    pub(in crate::exec::pe) fn injected(
         &mut self,
         slot: usize,
         c: u32,
         now: Ps,
     ) -> Result<(), ExecError> {
-        let s = &self.slots[slot];
-        let Some(r) = s.cur.as_ref() else {
+        let s = &mut self.slots[slot];
+        let Some(r) = s.cur.as_mut() else {
             return Ok(());
         };
-        let Command::IpcqSend { peer, src } = r.stream.commands[c as usize] else {
+        let Command::IpcqSend { src, .. } = r.stream.commands[c as usize] else {
             return Ok(());
         };
-        let buf = r.stream.buffers[src.index()];
-        let data = match self.mem.as_deref() {
-            Some(mem) => mem.read(&s.home.window(&buf)),
-            None => Vec::new(),
+        if let (Some(mem), Some((pair, seq)), Some(q)) =
+            (self.mem.as_deref(), r.sending.take(), self.ipcq.as_mut())
+        {
+            let data = mem.read(&s.home.window(&r.stream.buffers[src.index()]));
+            if let Some(m) = q.pairs[pair].in_flight.iter_mut().find(|m| m.seq == seq) {
+                m.message.data = data;
+            }
+        }
+        self.complete(slot, c as usize, now)
+    }
+
+    /// Message `seq` of `pair` has landed in the receiver's buffer: messages
+    /// that landed, in send order, become receivable; a waiting receiver
+    /// takes the first.
+    pub(in crate::exec::pe) fn landed(
+        &mut self,
+        pair: usize,
+        seq: u32,
+        now: Ps,
+    ) -> Result<(), ExecError> {
+        let Some(q) = self.ipcq.as_mut() else {
+            return Ok(());
         };
-        let rank = s.rank;
-        let waiter = self.ipcq.as_mut().and_then(|q| {
-            let p = q.pair(rank, peer);
-            let at = p.in_flight.pop_front()?;
-            p.arrived.push_back(Message {
-                shape: buf.shape,
-                dtype: buf.dtype,
-                data,
-                at,
-                cmd: c,
-            });
-            let w = p.blocked_receiver.take()?;
-            p.arrived.pop_front().map(|m| (w, m))
-        });
-        self.complete(slot, c as usize, now)?;
+        let p = &mut q.pairs[pair];
+        if let Some(m) = p.in_flight.iter_mut().find(|m| m.seq == seq) {
+            m.landed = true;
+        }
+        while p.in_flight.front().is_some_and(|m| m.landed) {
+            if let Some(m) = p.in_flight.pop_front() {
+                p.arrived.push_back(m.message);
+            }
+        }
+        let waiter = match p.blocked_receiver {
+            Some(w) if !p.arrived.is_empty() => {
+                p.blocked_receiver = None;
+                p.arrived.pop_front().map(|m| (w, m))
+            }
+            _ => None,
+        };
         if let Some(((rs, rc), msg)) = waiter {
             self.begin_recv(rs, rc, msg, now)?;
         }

@@ -1,7 +1,10 @@
 //! Inter-PE queues: one bounded FIFO per ordered pair of ranks. A send
-//! takes a slot (or waits for one: back-pressure), its data lands in the
-//! receiver's buffer, and a receive frees the slot once it has copied the
-//! message out. Messages of a pair are received in the order they were sent.
+//! takes a slot — a credit; `ipcq.depth` per pair — or waits for one
+//! (back-pressure); it is posted: the sender goes on once the tile is
+//! injected, and up to `depth` messages of a pair are in flight at once.
+//! The data lands in the receiver's buffer, and a receive frees the slot
+//! (returns the credit) once it has copied the message out. Messages of a
+//! pair are received in the order they were sent.
 //!
 //! This file holds the queues' state and where messages land
 //! ([`BufferKind`]); `admit.rs` decides whether a send or receive may go
@@ -85,15 +88,28 @@ pub(super) struct Message {
     pub cmd: u32,
 }
 
+/// A message on its way, in its pair's send order.
+#[derive(Debug)]
+pub(super) struct InFlight {
+    /// Its place in the pair's send order.
+    pub seq: u32,
+    /// What the receiver will see (its values are captured when the send
+    /// finishes injecting).
+    pub message: Message,
+    /// Whether its last byte has arrived.
+    pub landed: bool,
+}
+
 /// The queue from one rank to another.
 #[derive(Debug, Default)]
 pub(super) struct Pair {
-    /// Slots taken: sent or in flight, not yet received.
+    /// Slots taken (the sender's credits spent): sent or in flight, not
+    /// yet received.
     pub in_use: u32,
     /// Messages started so far (slot `k` = this modulo the depth).
     pub started: u32,
-    /// Slots of the messages in flight, in order.
-    pub in_flight: VecDeque<PhysAddr>,
+    /// Messages in flight, in send order.
+    pub in_flight: VecDeque<InFlight>,
     /// Arrived messages, in order.
     pub arrived: VecDeque<Message>,
     /// A send waiting for a free slot.
@@ -108,7 +124,7 @@ pub(super) struct Ipcq {
     pub ranks: Vec<PeLoc>,
     pub buffer: BufferKind,
     pub depth: u32,
-    pairs: Vec<Pair>,
+    pub pairs: Vec<Pair>,
 }
 
 impl Ipcq {
@@ -123,8 +139,13 @@ impl Ipcq {
     }
 
     pub fn pair(&mut self, src: usize, dst: usize) -> &mut Pair {
-        let n = self.ranks.len();
-        &mut self.pairs[src * n + dst]
+        let i = self.pair_index(src, dst);
+        &mut self.pairs[i]
+    }
+
+    /// Index of the queue from `src` to `dst` in [`Self::pairs`].
+    pub fn pair_index(&self, src: usize, dst: usize) -> usize {
+        src * self.ranks.len() + dst
     }
 
     /// What `slot` is blocked on, if anything, for deadlock reports:
