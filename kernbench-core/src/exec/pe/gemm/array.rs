@@ -60,6 +60,32 @@ impl MacArray {
     }
 }
 
+/// [`MacArray::tile_ps`] of one tile shape for every place in a K loop,
+/// computed once per GEMM: the tile pipeline asks per tile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TileTimes([Ps; 4]);
+
+impl TileTimes {
+    pub fn new(array: &MacArray, shape: [usize; 3]) -> Self {
+        // Tile 1 of a loop of 3 is a middle one, 0 the first, 2 the last;
+        // the only tile of a loop of 1 is both.
+        TileTimes([
+            array.tile_ps(shape, 1, 3),
+            array.tile_ps(shape, 0, 3),
+            array.tile_ps(shape, 2, 3),
+            array.tile_ps(shape, 0, 1),
+        ])
+    }
+
+    /// The time of K tile `ki` of a loop of `kt`.
+    #[inline]
+    pub fn ps(&self, ki: u32, kt: u32) -> Ps {
+        let first = usize::from(ki == 0);
+        let last = usize::from(ki + 1 == kt);
+        self.0[first | (last << 1)]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +114,24 @@ mod tests {
         let small = array(64, 64).tile_cycles([32, 64, 32], 1, 4);
         let big = array(128, 128).tile_cycles([32, 64, 32], 1, 4);
         assert_eq!(small, big);
+    }
+
+    #[test]
+    fn the_table_agrees_with_the_formula_everywhere_in_a_loop() {
+        for a in [array(64, 64), array(16, 128)] {
+            let a = MacArray {
+                clock_ghz: 1.3,
+                ..a
+            };
+            for shape in [[32, 64, 32], [128, 64, 128]] {
+                let t = TileTimes::new(&a, shape);
+                for kt in 1..6 {
+                    for ki in 0..kt {
+                        assert_eq!(t.ps(ki, kt), a.tile_ps(shape, ki, kt), "{ki} of {kt}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

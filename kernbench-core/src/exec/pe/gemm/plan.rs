@@ -11,7 +11,7 @@ use crate::fabric::units::{Bandwidth, Ps};
 
 use super::super::data::BufferHome;
 use super::super::issue::block_runs;
-use super::array::MacArray;
+use super::array::{MacArray, TileTimes};
 
 /// Stage costs of one tile, from the topology.
 #[derive(Debug, Clone, Copy)]
@@ -20,8 +20,8 @@ pub(crate) struct TileCosts {
     pub tk: usize,
     pub tn: usize,
     pub fetch: Ps,
-    /// The MAC array's time for the tile (see [`MacArray::tile_ps`]).
-    pub array: MacArray,
+    /// The MAC array's time for a tile, by its place in its K loop.
+    pub array: TileTimes,
     pub write_back: Ps,
     pub tile_macs: u64,
 }
@@ -38,15 +38,16 @@ impl TileCosts {
             tk,
             tn,
             fetch: tcm.ser_ps((tm * tk + tk * tn) as u64 * in_size),
-            array: MacArray::new(topo),
+            array: TileTimes::new(&MacArray::new(topo), [tm, tk, tn]),
             write_back: tcm.ser_ps((tm * tn) as u64 * g.out_dtype.size_bytes()),
             tile_macs,
         }
     }
 
     /// The MAC array's time for tile `ki` of a K loop of `kt`.
+    #[inline]
     pub fn gemm_ps(&self, ki: u32, kt: u32) -> Ps {
-        self.array.tile_ps([self.tm, self.tk, self.tn], ki, kt)
+        self.array.ps(ki, kt)
     }
 }
 
