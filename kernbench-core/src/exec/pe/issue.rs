@@ -2,13 +2,14 @@
 //! per issue interval, each to its engine's in-order queue, and start when
 //! their engine has room and the scoreboard allows.
 
-use crate::dsl::{BlockRef, Command, CommandStream, MathArg};
+use crate::dsl::{Command, CommandStream, MathArg};
 use crate::fabric::addr::{Endpoint, PhysAddr};
 use crate::fabric::engine::Runs;
 use crate::fabric::units::Ps;
 
 use super::deps::{self, Deps};
 use super::gemm::GemmRun;
+use super::layout::block_runs;
 use super::{command_error, ExecError, Executor, PeEvent};
 
 /// The engines a command can go to. IPCQ sends and receives are separate
@@ -229,15 +230,4 @@ impl Executor<'_> {
         }
         Ok(())
     }
-}
-
-/// The memory layout of the `[rows, cols]` part of a tensor block: one run
-/// of `cols` elements per row, at the tensor's row pitch.
-pub(super) fn block_runs(b: &BlockRef, [rows, cols]: [usize; 2]) -> Runs {
-    let size = b.tensor.dtype.size_bytes();
-    Runs::strided(
-        cols as u64 * size,
-        b.tensor.row_stride as u64 * size,
-        rows as u64,
-    )
 }

@@ -25,6 +25,7 @@ mod event;
 mod gemm;
 mod ipcq;
 mod issue;
+mod layout;
 mod record;
 mod stall;
 

@@ -178,8 +178,7 @@ impl<T: Copy> Sim<T> {
         at: Ps,
         token: T,
     ) -> Result<TransferId, RouteError> {
-        let t = Transfer::new(&self.machine, src, dst, bytes.into(), setup_ps, at, token)?;
-        Ok(self.launch(t))
+        self.copy(src, dst, bytes.into(), setup_ps, at, token, None)
     }
 
     /// [`Self::start_copy_tagged`] for a posted write: besides the
@@ -197,8 +196,22 @@ impl<T: Copy> Sim<T> {
         injected: T,
         token: T,
     ) -> Result<TransferId, RouteError> {
-        let mut t = Transfer::new(&self.machine, src, dst, bytes.into(), setup_ps, at, token)?;
-        t.on_injected = Some(injected);
+        self.copy(src, dst, bytes.into(), setup_ps, at, token, Some(injected))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn copy(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        runs: Runs,
+        setup_ps: Ps,
+        at: Ps,
+        token: T,
+        on_injected: Option<T>,
+    ) -> Result<TransferId, RouteError> {
+        let mut t = Transfer::new(&self.machine, src, dst, runs, setup_ps, at, token)?;
+        t.on_injected = on_injected;
         Ok(self.launch(t))
     }
 

@@ -10,7 +10,7 @@ use crate::fabric::topology::Topology;
 use crate::fabric::units::{Bandwidth, Ps};
 
 use super::super::data::BufferHome;
-use super::super::issue::block_runs;
+use super::super::layout::{block_runs, buffer_runs};
 use super::array::{MacArray, TileTimes};
 
 /// Stage costs of one tile, from the topology.
@@ -148,10 +148,9 @@ fn operand_tile(
         Operand::Buf(id) => {
             let b = stream.buffers[id.index()];
             let (vr, vc) = (clip(b.shape[0], r0, tr), clip(b.shape[1], c0, tc));
-            let size = b.dtype.size_bytes();
             let mut at = home.addr(&b);
-            at.offset += (r0 * b.shape[1] + c0) as u64 * size;
-            let runs = Runs::strided(vc as u64 * size, b.shape[1] as u64 * size, vr as u64);
+            at.offset += (r0 * b.shape[1] + c0) as u64 * b.dtype.size_bytes();
+            let runs = buffer_runs(&b, [vr, vc]);
             (runs.bytes() > 0).then_some((Endpoint::Mem(at), runs))
         }
     }
