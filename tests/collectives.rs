@@ -471,3 +471,26 @@ fn a_shallow_queue_narrows_the_batch_instead_of_deadlocking() {
         assert!(r.check.unwrap().ok, "depth {depth}");
     }
 }
+
+#[test]
+fn the_model_follows_credit_bound_and_store_and_forward_rings() {
+    let t = Topology::default_topology();
+    let run = |ring, buffer, seg| {
+        let mut c = cfg(ring, 8, 1 << 20, buffer);
+        c.home = Home::Tcm;
+        c.seg = seg;
+        run_allreduce(&t, &c, timing()).unwrap().extra["sim_over_model"]
+    };
+    // 2 KiB messages across the SIP link: four credits per round trip set
+    // the pace, and each round trip already holds a step's latency.
+    let credit_bound = run(RingKind::Sip, BufferKind::Tcm, 1024);
+    // One 128 KiB message per step through the cube's SRAM: stored, then
+    // copied out, nothing to overlap the two.
+    let relayed = run(RingKind::IntracubePe, BufferKind::Sram, 0);
+    for (what, ratio) in [
+        ("credit bound", credit_bound),
+        ("store and forward", relayed),
+    ] {
+        assert!((ratio - 1.0).abs() <= 0.15, "{what}: sim / model = {ratio}");
+    }
+}

@@ -127,6 +127,29 @@ fn useful_macs_are_the_problems_not_the_padded_tiles() {
     assert!(ceiling < 1.0, "{ceiling}");
 }
 
+#[test]
+fn useful_macs_follow_the_data_through_the_math() {
+    // Flash attention over 36 queries and 100 keys in 64-blocks: the
+    // scores' valid rows come from Q's load, pass through the softmax's
+    // element-wise math into P, and P @ V counts them too. The problem
+    // is 2 x 36 x 100 x 64 MACs (Q K^T and P V), whatever the padding.
+    let t = Topology::default_topology();
+    let (seq_q, seq_kv, d, b) = (36, 100, 64, 64);
+    let mut dev = Device::new(&t).with_data(false);
+    let q = dev.alloc::<f16>(Place::hbm(0, 0), seq_q, d).unwrap();
+    let k = dev.alloc::<f16>(Place::hbm(0, 0), seq_kv, d).unwrap();
+    let v = dev.alloc::<f16>(Place::hbm(0, 0), seq_kv, d).unwrap();
+    let o = dev.alloc::<f16>(Place::hbm(0, 0), seq_q, d).unwrap();
+    let args =
+        kernels::flash_attention::args(q.ptr(), k.ptr(), v.ptr(), o.ptr(), seq_kv, d, b, b, 0.125);
+    let r = dev
+        .launch::<kernels::flash_attention>(&args, &LaunchOptions::grid([1, 1, 1]))
+        .unwrap();
+    assert_eq!(r.summary.useful_macs, (2 * seq_q * seq_kv * d) as u64);
+    // The array still works whole 64-blocks: 2 x 2 dots of 64 x 64 x 64.
+    assert_eq!(r.summary.tile_macs, 2 * 2 * 64 * 64 * 64);
+}
+
 #[kernel]
 fn load_block(x: Ptr<f16>, #[constexpr] rows: usize, #[constexpr] cols: usize) {
     let _ = tl::load(x.block([0, 0], [rows, cols]));

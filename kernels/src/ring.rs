@@ -100,6 +100,10 @@ pub fn ring_allreduce_with<T: Elem, C: Combine<T>>(
 /// [`ring_allreduce_with`] over several independent buffers at once, step
 /// by step in lockstep: each step sends one message per buffer, so while
 /// one buffer's chunk is being combined the others' are on the wire.
+///
+/// Each step sends to the next rank once per buffer before it receives, so
+/// pass no more buffers than `tl::queue_depth()`: a wider batch can
+/// deadlock the ring ([`ring_allreduce`] batches by [`window`]).
 pub fn ring_allreduce_lockstep<T: Elem, C: Combine<T>>(
     cx: &KernelCx,
     bufs: &[Ptr<T>],
@@ -180,8 +184,8 @@ pub fn ring_allreduce_lockstep<T: Elem, C: Combine<T>>(
 /// group costs `2(n - 1)` sends and receives per rank. Up to [`WINDOW`]
 /// groups run in lockstep so their messages overlap their combines, never
 /// more than the IPCQ holds per peer ([`window`]): a step sends one
-/// message per group before it receives, so a batch wider than the queue
-/// would deadlock the ring.
+/// message per group before it receives, and a batch wider than the queue
+/// can deadlock the ring (a blocked send holds TCM a receive would reuse).
 #[kernel]
 pub fn ring_allreduce(
     buf: Ptr<f16>,

@@ -217,6 +217,8 @@ pub struct Segments {
     /// Batches of groups run in lockstep, one after another (see
     /// `kernels::ring::window`).
     pub rounds: usize,
+    /// Groups in a batch (the first, the widest).
+    pub batch: usize,
 }
 
 impl Segments {
@@ -226,11 +228,12 @@ impl Segments {
         let len = (bytes / 2) as usize;
         let share = len.div_ceil(n.max(1));
         let chunk = if seg == 0 { share } else { share.min(seg) };
+        let groups = kernels::ring::groups(len, n, seg).len();
+        let window = kernels::ring::window(depth as usize);
         Segments {
             message: chunk as u64 * 2,
-            rounds: kernels::ring::groups(len, n, seg)
-                .len()
-                .div_ceil(kernels::ring::window(depth as usize)),
+            rounds: groups.div_ceil(window),
+            batch: groups.min(window),
         }
     }
 }
@@ -249,7 +252,7 @@ pub fn finish(
     // The collective itself, without the host's launch.
     let latency = run.kernel_ns;
     let algbw = bytes as f64 / latency;
-    let predicted = model.predict_ns(n, bytes, segments.message, segments.rounds);
+    let predicted = model.predict_ns(n, bytes, segments.message, segments.rounds, segments.batch);
     let extra = [
         ("latency_ns", latency),
         ("algbw_gbs", algbw),

@@ -81,8 +81,9 @@ pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchRes
         check,
         &model,
     );
-    // The forward pass ends with the final all-reduce; a --check read-back
-    // after it is not part of it.
+    // Device time when the forward pass ends with the final all-reduce,
+    // from the device's creation: the weights' and the input's uploads
+    // count, a --check read-back after it does not.
     let ar = &outs[0].1;
     r.extra.insert("forward_ns", ar.start_ns + ar.wall_ns);
     Ok(r)

@@ -88,7 +88,7 @@ pub struct OpRecord {
     pub end: Ps,
     /// Bytes moved (0 for compute).
     pub bytes: u64,
-    /// MACs: m x k x n for a GEMM command, the padded tile's for a tile's
+    /// MACs: the valid m x k x n for a GEMM command, the padded tile's for a tile's
     /// MAC stage, else 0.
     pub macs: u64,
 }
@@ -105,7 +105,8 @@ pub struct OpLogSummary {
     pub dma_bytes: u64,
     /// MACs issued to the array (padded tiles).
     pub tile_macs: u64,
-    /// MACs the kernel asked for: m x k x n summed over GemmCmds.
+    /// MACs the problem needs: each GemmCmd's valid m x k x n (the part its
+    /// operands' loads found data in), summed.
     pub useful_macs: u64,
     /// Records logged (kept or not).
     pub records: u64,

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::fabric::addr::{Endpoint, PhysAddr, Space};
+use crate::fabric::engine::TransferError;
 use crate::fabric::engine::{Sim, TransferReport};
 use crate::fabric::machine::Machine;
-use crate::fabric::route::RouteError;
 use crate::fabric::units::{ns_to_ps, ps_to_ns, Bandwidth};
 use crate::support::Named;
 
@@ -80,7 +80,7 @@ pub enum ProbeError {
     #[error("transfer size must be at least 1 byte")]
     ZeroBytes,
     #[error(transparent)]
-    Route(#[from] RouteError),
+    Transfer(#[from] TransferError),
     #[error("case {0}: the transfer did not complete (simulator defect)")]
     Incomplete(&'static str),
 }

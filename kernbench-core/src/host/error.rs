@@ -3,7 +3,7 @@
 use crate::dsl::TraceError;
 use crate::exec::pe::ExecError;
 use crate::fabric::addr::AddrError;
-use crate::fabric::route::RouteError;
+use crate::fabric::engine::TransferError;
 
 use super::place::Place;
 use super::ring::RingError;
@@ -26,9 +26,10 @@ pub enum RuntimeError {
     /// the topology.
     #[error(transparent)]
     Addr(#[from] AddrError),
-    /// A host transfer found no route between the host and the memory.
+    /// A host transfer found no route between the host and the memory, or
+    /// is too large for the engine.
     #[error(transparent)]
-    Route(#[from] RouteError),
+    Transfer(#[from] TransferError),
     /// An allocation does not fit in what is left of its place.
     #[error("out of memory in {place:?}: {need} bytes requested, {free} free")]
     OutOfMemory {

@@ -38,7 +38,8 @@ pub struct RunReport {
     pub lanes: BTreeMap<&'static str, LaneTime>,
     /// MAC-array busy time over `wall x pes`, percent.
     pub gemm_util_pct: f64,
-    /// Useful MACs (m x k x n) over `wall x pes x peak`, percent.
+    /// Useful MACs (each GEMM's valid m x k x n) over `wall x pes x peak`,
+    /// percent.
     pub useful_eff_pct: f64,
     /// The run's op log (individual records only if the device keeps them).
     pub log: OpLog,

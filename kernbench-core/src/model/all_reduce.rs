@@ -1,15 +1,23 @@
 //! Ring all-reduce: an alpha-beta model where beta is the busiest resource.
 //!
-//! `T = rounds · 2(n-1)·α + T_rs + T_ag`. `rounds` is how many times the
-//! steps run one after another: a segmented all-reduce that runs its
-//! groups a window at a time pays each step's latency once per window. α
-//! is the per-step latency: a send's and a
-//! receive's IPCQ cost plus every hop's overhead and wire on the way to the
-//! next rank (and, when receive buffers are in SRAM or HBM, on the copy
-//! into TCM). Each phase (reduce-scatter, all-gather) then takes as long as
-//! its busiest resource needs to carry that phase's bytes: every link,
-//! crossbar port and HBM slice (its pseudo-channels together) is charged
-//! with everything routed over it —
+//! `T = T_rs + T_ag`, each phase (reduce-scatter, all-gather) taking
+//! `T_phase = max(rounds · (n-1)·α + B_phase, C_phase)`: the steps'
+//! latency plus the busiest resource's time, unless the credits allow less
+//! (`C_phase` already holds every round trip's latency).
+//!
+//! `rounds` is how many times the steps run one after another: a segmented
+//! all-reduce that runs its groups a batch at a time pays each step's
+//! latency once per batch. An edge's latency is a send's and a receive's
+//! IPCQ cost plus every hop's overhead and wire on the way to the next rank
+//! (and, when receive buffers are in SRAM or HBM, on the copy into TCM).
+//! Step `s + 1` of a rank waits for step `s` of the rank before it, so the
+//! steps form a chain that walks `2(n-1)` consecutive edges of the ring: α
+//! is the mean edge latency of the slowest such walk (on a ring with one
+//! slow edge, say between SIPs, most steps do not cross it).
+//!
+//! `B_phase` is as long as the phase's busiest resource needs to carry its
+//! bytes: every link, crossbar port and HBM slice (its pseudo-channels
+//! together) is charged with everything routed over it —
 //!
 //! - the messages: each rank sends `(n-1)/n · S` per phase to the next
 //!   rank's receive buffer, and a buffer in SRAM or HBM is read back into
@@ -20,11 +28,14 @@
 //! so traffic that shares a resource adds up (a PE's port carries its
 //! messages and its data loads; a slice holding both rank buffers and
 //! receive buffers carries both), and the phases are charged separately
-//! because they load opposite directions. Posted sends bound each ring edge
-//! too: `ipcq.depth` messages per pair are in flight, and a credit comes
-//! back one round trip after its send, so an edge moves at most
-//! `depth x message / round trip`. `T_phase` is the larger of the busiest
-//! resource's time and that credit limit.
+//! because they load opposite directions. A message through an SRAM or HBM
+//! receive buffer is stored, then copied out: with one group per batch
+//! nothing overlaps the two, so `B_phase` is then at least the busiest
+//! resource of the stores plus that of the copies.
+//!
+//! `C_phase`: posted sends keep `ipcq.depth` messages per pair in flight,
+//! and a credit comes back one round trip after its send, so an edge moves
+//! at most `depth x message / round trip`.
 
 use std::collections::BTreeMap;
 
@@ -54,6 +65,9 @@ pub struct AllReduceModel {
     /// Per phase, ns each byte of a rank's buffer costs on the busiest
     /// resource of that phase.
     pub phase_ns_per_byte: [f64; PHASES],
+    /// Per phase, the same for the stores into receive buffers and the
+    /// copies out of them done one after the other (0 with TCM buffers).
+    pub relay_ns_per_byte: [f64; PHASES],
     /// IPCQ credits per ordered pair of ranks.
     pub depth: u32,
     /// Bandwidth a message sees on the slowest link of its way, GB/s (for
@@ -88,6 +102,7 @@ impl AllReduceModel {
         // cross (a shared SRAM port, an HBM slice) gives each a share.
         let mut uses: BTreeMap<(u32, u32), u64> = BTreeMap::new();
         let mut phases: [Load; PHASES] = Default::default();
+        let (mut stores, mut copies) = (Load::new(), Load::new());
         for r in 0..n {
             let (me, next) = (ring.pes[r], ring.pes[(r + 1) % n]);
             let slot = buffer.slot(next, r, 0, t);
@@ -121,6 +136,10 @@ impl AllReduceModel {
                 space: Space::Hbm,
                 offset: 0,
             });
+            charge(machine, &mut stores, mine, slot_at, msg_share);
+            if buffer != BufferKind::Tcm {
+                charge(machine, &mut copies, slot_at, theirs, msg_share);
+            }
             for (phase, load) in phases.iter_mut().enumerate() {
                 charge(machine, load, mine, slot_at, msg_share);
                 if buffer != BufferKind::Tcm {
@@ -143,11 +162,18 @@ impl AllReduceModel {
             .iter()
             .map(|(&(l, lanes), &k)| bw(l, lanes) / k as f64)
             .fold(f64::MAX, f64::min);
-        let phase_ns_per_byte = phases.map(|load| {
+        let busiest = |load: &Load| {
             load.iter()
                 .map(|(&(l, lanes), &bytes)| bytes / bw(l, lanes))
                 .fold(0.0, f64::max)
-        });
+        };
+        let phase_ns_per_byte = phases.each_ref().map(busiest);
+        // Both phases send the same messages.
+        let relay = if buffer == BufferKind::Tcm {
+            0.0
+        } else {
+            busiest(&stores) + busiest(&copies)
+        };
         let mut per_slice = BTreeMap::new();
         for p in &ring.pes {
             *per_slice.entry((p.sip, p.cube)).or_insert(0usize) += 1;
@@ -162,6 +188,7 @@ impl AllReduceModel {
             },
             hbm_gbs: t.hbm_ctrl.effective_bw_gbs(),
             phase_ns_per_byte,
+            relay_ns_per_byte: [relay; PHASES],
             depth: t.ipcq.depth,
             message_gbs: if message_gbs == f64::MAX {
                 0.0
@@ -200,18 +227,29 @@ impl AllReduceModel {
     }
 
     /// Predicted latency of an all-reduce of `bytes` per rank over `n`
-    /// ranks, in messages of at most `message` bytes, its steps run
-    /// `rounds` times one after another, ns.
-    pub fn predict_ns(&self, n: usize, bytes: u64, message: u64, rounds: usize) -> f64 {
-        let steps = 2.0 * (n as f64 - 1.0) * rounds.max(1) as f64;
-        let per_phase_edge = (n as f64 - 1.0) / n as f64 * bytes as f64;
+    /// ranks, in messages of at most `message` bytes, run in `rounds`
+    /// batches of `batch` groups one after another, ns.
+    pub fn predict_ns(
+        &self,
+        n: usize,
+        bytes: u64,
+        message: u64,
+        rounds: usize,
+        batch: usize,
+    ) -> f64 {
+        let nf = n as f64;
+        let latency = (nf - 1.0) * rounds.max(1) as f64 * self.alpha_ns;
+        let per_phase_edge = (nf - 1.0) / nf * bytes as f64;
         let credit_ns = per_phase_edge / self.credit_gbs(message.max(1));
-        let phases: f64 = self
-            .phase_ns_per_byte
-            .iter()
-            .map(|ns| (ns * bytes as f64).max(credit_ns))
-            .sum();
-        steps * self.alpha_ns + phases
+        (0..PHASES)
+            .map(|p| {
+                let mut ns_per_byte = self.phase_ns_per_byte[p];
+                if batch <= 1 {
+                    ns_per_byte = ns_per_byte.max(self.relay_ns_per_byte[p]);
+                }
+                (latency + ns_per_byte * bytes as f64).max(credit_ns)
+            })
+            .sum()
     }
 }
 
@@ -241,6 +279,22 @@ mod tests {
         let alpha = chain_alpha_ns(&[1000, 1000, 1000, 7000]);
         assert!((alpha - (4.0 * 1.0 + 2.0 * 7.0) / 6.0).abs() < 1e-12);
         assert_eq!(chain_alpha_ns(&[3000, 3000]), 3.0);
+    }
+
+    #[test]
+    fn messages_through_sram_are_stored_then_copied_out() {
+        let topo = Topology::default_topology();
+        let m = Machine::new(&topo);
+        let ring = Ring::intracube_pe_ring(&topo, 0, 0, 8).unwrap();
+        let sram = AllReduceModel::new(&m, &ring, BufferKind::Sram, false);
+        // Eight ranks each store 7/8 of a buffer into the cube's SRAM, then
+        // copy it out: the SRAM's two directions, one after the other.
+        let want = 2.0 * 8.0 * 7.0 / 8.0 / topo.sram.bw_gbs;
+        assert!((sram.relay_ns_per_byte[0] - want).abs() < 1e-12, "{sram:?}");
+        assert_eq!(
+            AllReduceModel::new(&m, &ring, BufferKind::Tcm, false).relay_ns_per_byte,
+            [0.0; 2]
+        );
     }
 
     #[test]

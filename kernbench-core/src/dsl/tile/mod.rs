@@ -79,10 +79,28 @@ impl<T: Elem> fmt::Debug for Tile<T> {
     }
 }
 
-/// An input of a math command, as seen before it is recorded.
+/// An input of a math command, as seen before it is recorded: a tile's
+/// place, shape and valid extent, or a scalar.
 pub(crate) enum In<'a> {
-    Tile(&'a Loc),
+    Tile(&'a Loc, [usize; 2], [usize; 2]),
     Scalar(f64),
+}
+
+/// The valid extent of an element-wise result of `out` shape: per
+/// dimension, where every input that spans it holds data (an input
+/// broadcast along a dimension does not limit it).
+fn valid_of(ins: &[In<'_>], out: [usize; 2]) -> [usize; 2] {
+    let mut valid = out;
+    for i in ins {
+        if let In::Tile(_, shape, v) = i {
+            for d in 0..2 {
+                if shape[d] == out[d] {
+                    valid[d] = valid[d].min(v[d]);
+                }
+            }
+        }
+    }
+    valid
 }
 
 /// Shape two operands broadcast to, if any.
@@ -146,7 +164,7 @@ impl<T: Elem> Tile<T> {
     }
 
     pub(crate) fn input(&self) -> In<'_> {
-        In::Tile(&self.loc)
+        In::Tile(&self.loc, self.shape, self.valid)
     }
 
     /// One input, output of the given shape and element type.
@@ -166,7 +184,6 @@ impl<T: Elem> Tile<T> {
     #[track_caller]
     pub fn cast<U: Elem>(&self) -> Tile<U> {
         self.unary::<U>("tl::cast", MathOp::Cast, self.shape)
-            .with_valid(self.valid)
     }
 }
 
@@ -322,9 +339,9 @@ pub(crate) fn math<U: Elem>(
     for i in ins {
         match i {
             In::Scalar(v) => args.push(MathArg::Scalar(*v)),
-            In::Tile(Loc::Buf(id, Space::Tcm)) => args.push(MathArg::Buf(*id)),
-            In::Tile(Loc::Poisoned) => return Tile::new(st.clone(), Loc::Poisoned, out_shape),
-            In::Tile(loc) => {
+            In::Tile(Loc::Buf(id, Space::Tcm), ..) => args.push(MathArg::Buf(*id)),
+            In::Tile(Loc::Poisoned, ..) => return Tile::new(st.clone(), Loc::Poisoned, out_shape),
+            In::Tile(loc, ..) => {
                 let found = match loc {
                     Loc::Buf(_, sp) => *sp,
                     _ => Space::Hbm,
@@ -346,7 +363,7 @@ pub(crate) fn math<U: Elem>(
     }
     let out = s.new_buf(Space::Tcm, out_shape, U::DTYPE);
     s.push(Command::Math(MathCmd { op, args, out }));
-    Tile::new(st.clone(), Loc::Buf(out, Space::Tcm), out_shape)
+    Tile::new(st.clone(), Loc::Buf(out, Space::Tcm), out_shape).with_valid(valid_of(ins, out_shape))
 }
 
 #[cfg(test)]

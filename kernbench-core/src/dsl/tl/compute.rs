@@ -180,7 +180,9 @@ pub fn dot<'a, 'b, T: Float, U: Float>(
         out,
         out_dtype: U::DTYPE,
     }));
-    acc
+    // The result holds data where the product does (and the accumulator did).
+    let valid = [acc.valid[0].min(vm), acc.valid[1].min(vn)];
+    acc.with_valid(valid)
 }
 
 /// Element-wise conversion to `U`; same as `x.cast::<U>()`.

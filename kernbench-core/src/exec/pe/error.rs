@@ -2,7 +2,7 @@
 
 use crate::dsl::SourceLoc;
 use crate::fabric::addr::AddrError;
-use crate::fabric::route::RouteError;
+use crate::fabric::engine::TransferError;
 
 /// Why a launch could not run to completion.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -31,9 +31,10 @@ pub enum ExecError {
         /// One line per stuck PE: what it is waiting on.
         waiting: Vec<String>,
     },
-    /// A transfer found no route through the fabric.
+    /// A transfer found no route through the fabric, or is too large for
+    /// the engine.
     #[error(transparent)]
-    Route(#[from] RouteError),
+    Transfer(#[from] TransferError),
     /// A command names memory that does not exist on the topology.
     #[error(transparent)]
     Addr(#[from] AddrError),

@@ -13,7 +13,7 @@
 //! Where each part lives: the events that wake the pipeline (`event.rs`),
 //! its fixed costs (`costs.rs`), a running program and the issue loop
 //! (`issue.rs`), the scoreboard (`deps.rs`), the GEMM tile pipeline
-//! (`gemm.rs`), inter-PE queues (`ipcq/`), numerics (`data.rs`), op-log
+//! (`gemm/`), inter-PE queues (`ipcq/`), numerics (`data.rs`), op-log
 //! records of finished commands (`record.rs`) and the deadlock report
 //! (`stall.rs`). This file holds the executor and its event loop.
 

@@ -20,11 +20,10 @@ mod transfer;
 use std::sync::Arc;
 
 pub use queue::EventQueue;
-pub use transfer::{HopTime, Runs, TransferId, TransferReport};
+pub use transfer::{HopTime, Runs, TransferError, TransferId, TransferReport};
 
 use crate::fabric::addr::Endpoint;
 use crate::fabric::machine::Machine;
-use crate::fabric::route::RouteError;
 use crate::fabric::units::Ps;
 
 use transfer::Transfer;
@@ -112,7 +111,7 @@ impl Sim {
         bytes: u64,
         setup_ps: Ps,
         at: Ps,
-    ) -> Result<TransferId, RouteError> {
+    ) -> Result<TransferId, TransferError> {
         self.start_copy_tagged(src, dst, bytes, setup_ps, at, ())
     }
 
@@ -126,7 +125,7 @@ impl Sim {
         bytes: u64,
         setup_ps: Ps,
         at: Ps,
-    ) -> Result<TransferId, RouteError> {
+    ) -> Result<TransferId, TransferError> {
         self.start_read_tagged(requester, target, bytes, setup_ps, at, ())
     }
 }
@@ -177,7 +176,7 @@ impl<T: Copy> Sim<T> {
         setup_ps: Ps,
         at: Ps,
         token: T,
-    ) -> Result<TransferId, RouteError> {
+    ) -> Result<TransferId, TransferError> {
         self.copy(src, dst, bytes.into(), setup_ps, at, token, None)
     }
 
@@ -185,6 +184,8 @@ impl<T: Copy> Sim<T> {
     /// completion notice, `injected` comes back as a [`Notice::Timer`] when
     /// the last burst has been serialized onto the first link — when the
     /// sender's engine is free again while the data is still in flight.
+    /// (From an HBM source the first hop is the pseudo-channels: the timer
+    /// follows the last burst sent, not the last of its lanes to finish.)
     #[allow(clippy::too_many_arguments)]
     pub fn start_copy_posted(
         &mut self,
@@ -195,7 +196,7 @@ impl<T: Copy> Sim<T> {
         at: Ps,
         injected: T,
         token: T,
-    ) -> Result<TransferId, RouteError> {
+    ) -> Result<TransferId, TransferError> {
         self.copy(src, dst, bytes.into(), setup_ps, at, token, Some(injected))
     }
 
@@ -209,7 +210,7 @@ impl<T: Copy> Sim<T> {
         at: Ps,
         token: T,
         on_injected: Option<T>,
-    ) -> Result<TransferId, RouteError> {
+    ) -> Result<TransferId, TransferError> {
         let mut t = Transfer::new(&self.machine, src, dst, runs, setup_ps, at, token)?;
         t.on_injected = on_injected;
         Ok(self.launch(t))
@@ -232,7 +233,7 @@ impl<T: Copy> Sim<T> {
         setup_ps: Ps,
         at: Ps,
         token: T,
-    ) -> Result<TransferId, RouteError> {
+    ) -> Result<TransferId, TransferError> {
         let req_bytes = Runs::contiguous(self.machine.topo.host.read_request_bytes);
         let data = Transfer::new(&self.machine, target, requester, bytes.into(), 0, at, token)?;
         let mut req = Transfer::new(

@@ -6,6 +6,28 @@ use crate::fabric::machine::Machine;
 use crate::fabric::route::{Route, RouteError};
 use crate::fabric::units::Ps;
 
+/// Why a transfer could not start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransferError {
+    /// No route between its endpoints.
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// More bursts than the engine counts per transfer (runs shorter than a
+    /// burst are a burst each, so a tall, narrow block gets there first).
+    #[error(
+        "a transfer of {bytes} bytes in {runs} runs is {bursts} bursts; the engine counts at most {} per transfer: split it",
+        u32::MAX
+    )]
+    TooManyBursts {
+        /// Bytes it would move.
+        bytes: u64,
+        /// Runs they lie in.
+        runs: u64,
+        /// Bursts it would take.
+        bursts: u64,
+    },
+}
+
 /// Handle of a transfer in a [`super::Sim`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TransferId(pub u32);
@@ -61,9 +83,10 @@ impl Runs {
     }
 
     /// `count` runs of `len` bytes, `pitch` apart; runs that touch (`pitch
-    /// == len`) coalesce into one.
+    /// == len`) coalesce into one, and so do empty ones. A pitch below
+    /// `len` (overlapping runs) is timed as given.
     pub fn strided(len: u64, pitch: u64, count: u64) -> Self {
-        if pitch == len || count <= 1 {
+        if pitch == len || count <= 1 || len == 0 {
             Self::contiguous(len.saturating_mul(count))
         } else {
             Runs { len, pitch, count }
@@ -94,10 +117,11 @@ pub(super) struct Transfer<T> {
     runs: Runs,
     /// Bursts per run.
     per_run: u32,
-    /// Burst index of address offset 0 at the source / destination HBM, so
-    /// bursts interleave across pseudo-channels by address.
-    src_lane0: u64,
-    dst_lane0: u64,
+    /// The transfer's first byte's offset in the source / destination HBM
+    /// slice (0 elsewhere): bursts interleave over pseudo-channels by the
+    /// address they start at.
+    src_offset: u64,
+    dst_offset: u64,
     /// Whether the source (else the destination) is the side laid out in
     /// `runs`.
     src_strided: bool,
@@ -127,19 +151,24 @@ impl<T: Copy> Transfer<T> {
         setup_ps: Ps,
         at: Ps,
         token: T,
-    ) -> Result<Self, RouteError> {
+    ) -> Result<Self, TransferError> {
         let route = m.route(src, dst)?;
         let burst_bytes = m.topo.hbm.burst_bytes;
         let bytes = runs.bytes();
         let per_run = runs.len.div_ceil(burst_bytes).max(1);
-        let n_bursts = if runs.count <= 1 {
+        let bursts = if runs.count <= 1 {
             bytes.div_ceil(burst_bytes).max(1)
         } else {
             runs.count.saturating_mul(per_run)
-        } as u32;
+        };
+        let n_bursts = u32::try_from(bursts).map_err(|_| TransferError::TooManyBursts {
+            bytes,
+            runs: runs.count,
+            bursts,
+        })?;
         let is_hbm = |e: Endpoint| matches!(e, Endpoint::Mem(a) if a.space == Space::Hbm);
-        let lane0 = |e: Endpoint| match e {
-            Endpoint::Mem(a) if a.space == Space::Hbm => a.offset / burst_bytes,
+        let offset = |e: Endpoint| match e {
+            Endpoint::Mem(a) if a.space == Space::Hbm => a.offset,
             _ => 0,
         };
         let hop_times = route.hops.iter().map(|h| HopTime::new(h.to)).collect();
@@ -153,8 +182,8 @@ impl<T: Copy> Transfer<T> {
             arrived: 0,
             runs,
             per_run: per_run as u32,
-            src_lane0: lane0(src),
-            dst_lane0: lane0(dst),
+            src_offset: offset(src),
+            dst_offset: offset(dst),
             src_strided: is_hbm(src) || !is_hbm(dst),
             start: at,
             setup_ps,
@@ -181,22 +210,26 @@ impl<T: Copy> Transfer<T> {
         self.burst_bytes.min(len.saturating_sub(off)).max(1)
     }
 
-    /// The interleave index of burst `b` at hop `hop`: an HBM stage at the
+    /// The interleave index of burst `b` at hop `hop`: the burst-sized
+    /// block of the slice its first byte falls in. An HBM stage at the
     /// start of the route belongs to the source, any other to the
-    /// destination. On the strided side a burst's index follows its
-    /// address, `run x pitch` past the start of its run's first burst.
+    /// destination. On the strided side burst `j` of run `r` starts at
+    /// `offset + r x pitch + j x burst`; on the other, bursts follow one
+    /// another from `offset`.
     pub fn lane(&self, hop: usize, b: u32) -> u64 {
         let src_side = hop == 0;
         let base = if src_side {
-            self.src_lane0
+            self.src_offset
         } else {
-            self.dst_lane0
+            self.dst_offset
         };
-        if self.runs.count <= 1 || src_side != self.src_strided {
-            return base + u64::from(b);
-        }
-        let (run, j) = (u64::from(b / self.per_run), u64::from(b % self.per_run));
-        base + (run * self.runs.pitch) / self.burst_bytes + j
+        let start = if self.runs.count <= 1 || src_side != self.src_strided {
+            u64::from(b) * self.burst_bytes
+        } else {
+            let (run, j) = (u64::from(b / self.per_run), u64::from(b % self.per_run));
+            run * self.runs.pitch + j * self.burst_bytes
+        };
+        (base + start) / self.burst_bytes
     }
 }
 
@@ -241,4 +274,63 @@ pub(super) fn report<T>(all: &[Transfer<T>], id: TransferId) -> Option<TransferR
         routes: phases.iter().map(|p| p.route.clone()).collect(),
         trace,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fabric::addr::PhysAddr;
+    use crate::fabric::topology::Topology;
+
+    fn hbm(offset: u64) -> Endpoint {
+        Endpoint::Mem(PhysAddr {
+            sip: 0,
+            cube: 0,
+            space: Space::Hbm,
+            offset,
+        })
+    }
+
+    fn tcm() -> Endpoint {
+        Endpoint::Mem(PhysAddr {
+            sip: 0,
+            cube: 0,
+            space: Space::Tcm { pe: 0 },
+            offset: 0,
+        })
+    }
+
+    #[test]
+    fn each_burst_lands_on_the_channel_of_its_own_address() {
+        let m = Machine::new(&Topology::default_topology());
+        let b = m.topo.hbm.burst_bytes;
+        // Half-burst runs at one and a half bursts' pitch, from mid-burst.
+        let runs = Runs::strided(b / 2, 3 * b / 2, 9);
+        let t = Transfer::new(&m, hbm(b / 2), tcm(), runs, 0, 0, ()).unwrap();
+        assert_eq!(t.n_bursts, 9);
+        for r in 0..9u32 {
+            let addr = b / 2 + u64::from(r) * 3 * b / 2;
+            assert_eq!(t.lane(0, r), addr / b, "run {r}");
+        }
+        // Contiguous: burst i from the first byte on.
+        let t = Transfer::new(&m, tcm(), hbm(3 * b), Runs::contiguous(4 * b), 0, 0, ()).unwrap();
+        assert_eq!(
+            (0..4).map(|i| t.lane(1, i)).collect::<Vec<_>>(),
+            [3, 4, 5, 6]
+        );
+    }
+
+    #[test]
+    fn more_bursts_than_the_engine_counts_is_an_error() {
+        let m = Machine::new(&Topology::default_topology());
+        let runs = Runs::strided(2, 4, u64::from(u32::MAX) + 1);
+        let e = Transfer::new(&m, hbm(0), tcm(), runs, 0, 0, ())
+            .err()
+            .unwrap();
+        assert!(matches!(e, TransferError::TooManyBursts { bursts, .. } if bursts == 1 << 32));
+        assert!(e.to_string().contains("split it"), "{e}");
+        // Empty runs are nothing to move, not a burst each.
+        assert_eq!(Runs::strided(0, 4, 10).bytes(), 0);
+        assert_eq!(Runs::strided(0, 4, 10).count, 1);
+    }
 }
