@@ -65,9 +65,10 @@ pub struct AllReduceModel {
     /// Per phase, ns each byte of a rank's buffer costs on the busiest
     /// resource of that phase.
     pub phase_ns_per_byte: [f64; PHASES],
-    /// Per phase, the same for the stores into receive buffers and the
-    /// copies out of them done one after the other (0 with TCM buffers).
-    pub relay_ns_per_byte: [f64; PHASES],
+    /// The same for the stores into receive buffers and the copies out of
+    /// them done one after the other (0 with TCM buffers); both phases send
+    /// the same messages.
+    pub relay_ns_per_byte: f64,
     /// IPCQ credits per ordered pair of ranks.
     pub depth: u32,
     /// Bandwidth a message sees on the slowest link of its way, GB/s (for
@@ -168,8 +169,7 @@ impl AllReduceModel {
                 .fold(0.0, f64::max)
         };
         let phase_ns_per_byte = phases.each_ref().map(busiest);
-        // Both phases send the same messages.
-        let relay = if buffer == BufferKind::Tcm {
+        let relay_ns_per_byte = if buffer == BufferKind::Tcm {
             0.0
         } else {
             busiest(&stores) + busiest(&copies)
@@ -188,7 +188,7 @@ impl AllReduceModel {
             },
             hbm_gbs: t.hbm_ctrl.effective_bw_gbs(),
             phase_ns_per_byte,
-            relay_ns_per_byte: [relay; PHASES],
+            relay_ns_per_byte,
             depth: t.ipcq.depth,
             message_gbs: if message_gbs == f64::MAX {
                 0.0
@@ -241,14 +241,14 @@ impl AllReduceModel {
         let latency = (nf - 1.0) * rounds.max(1) as f64 * self.alpha_ns;
         let per_phase_edge = (nf - 1.0) / nf * bytes as f64;
         let credit_ns = per_phase_edge / self.credit_gbs(message.max(1));
-        (0..PHASES)
-            .map(|p| {
-                let mut ns_per_byte = self.phase_ns_per_byte[p];
-                if batch <= 1 {
-                    ns_per_byte = ns_per_byte.max(self.relay_ns_per_byte[p]);
-                }
-                (latency + ns_per_byte * bytes as f64).max(credit_ns)
-            })
+        let relay = if batch <= 1 {
+            self.relay_ns_per_byte
+        } else {
+            0.0
+        };
+        self.phase_ns_per_byte
+            .iter()
+            .map(|ns| (latency + ns.max(relay) * bytes as f64).max(credit_ns))
             .sum()
     }
 }
@@ -290,10 +290,10 @@ mod tests {
         // Eight ranks each store 7/8 of a buffer into the cube's SRAM, then
         // copy it out: the SRAM's two directions, one after the other.
         let want = 2.0 * 8.0 * 7.0 / 8.0 / topo.sram.bw_gbs;
-        assert!((sram.relay_ns_per_byte[0] - want).abs() < 1e-12, "{sram:?}");
+        assert!((sram.relay_ns_per_byte - want).abs() < 1e-12, "{sram:?}");
         assert_eq!(
             AllReduceModel::new(&m, &ring, BufferKind::Tcm, false).relay_ns_per_byte,
-            [0.0; 2]
+            0.0
         );
     }
 

@@ -2,7 +2,7 @@
 //! per issue interval, each to its engine's in-order queue, and start when
 //! their engine has room and the scoreboard allows.
 
-use crate::dsl::{Command, CommandStream, MathArg};
+use crate::dsl::{BlockRef, Command, CommandStream, MathArg};
 use crate::fabric::addr::{Endpoint, PhysAddr};
 use crate::fabric::engine::Runs;
 use crate::fabric::units::Ps;
@@ -155,27 +155,22 @@ impl Executor<'_> {
             slot: slot as u32,
             cmd: c as u32,
         };
-        let fail = |reason: String| command_error(&s.name, Some(&r.stream), c, reason);
+        // Where a DMA's tensor block starts and how its valid part lies.
+        let block = |b: &BlockRef| {
+            PhysAddr::decode(b.tensor.elem_addr(b.origin[0], b.origin[1]), &self.topo)
+                .map(|at| (at, block_runs(b, b.valid)))
+                .map_err(|e| command_error(&s.name, Some(&r.stream), c, e.to_string()))
+        };
         match &r.stream.commands[c] {
             Command::DmaRead { src, dst, .. } => {
                 // A read: the request goes to the block, the data comes back.
                 let to = s.home.addr(&r.stream.buffers[dst.index()]);
-                let from = PhysAddr::decode(
-                    src.tensor.elem_addr(src.origin[0], src.origin[1]),
-                    &self.topo,
-                )
-                .map_err(|e| fail(e.to_string()))?;
-                let runs = block_runs(src, src.valid);
+                let (from, runs) = block(src)?;
                 self.dma(from, to, runs, true, now, done)
             }
             Command::DmaWrite { src, dst } => {
                 let from = s.home.addr(&r.stream.buffers[src.index()]);
-                let to = PhysAddr::decode(
-                    dst.tensor.elem_addr(dst.origin[0], dst.origin[1]),
-                    &self.topo,
-                )
-                .map_err(|e| fail(e.to_string()))?;
-                let runs = block_runs(dst, dst.valid);
+                let (to, runs) = block(dst)?;
                 self.dma(from, to, runs, false, now, done)
             }
             Command::Math(m) => {

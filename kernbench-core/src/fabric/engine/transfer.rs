@@ -117,11 +117,11 @@ pub(super) struct Transfer<T> {
     runs: Runs,
     /// Bursts per run.
     per_run: u32,
-    /// The transfer's first byte's offset in the source / destination HBM
-    /// slice (0 elsewhere): bursts interleave over pseudo-channels by the
-    /// address they start at.
-    src_offset: u64,
-    dst_offset: u64,
+    /// The transfer's first byte in the source / destination HBM slice (0
+    /// elsewhere), as a burst index and the bytes past it: bursts interleave
+    /// over pseudo-channels by the address they start at.
+    src_at: (u64, u64),
+    dst_at: (u64, u64),
     /// Whether the source (else the destination) is the side laid out in
     /// `runs`.
     src_strided: bool,
@@ -167,9 +167,11 @@ impl<T: Copy> Transfer<T> {
             bursts,
         })?;
         let is_hbm = |e: Endpoint| matches!(e, Endpoint::Mem(a) if a.space == Space::Hbm);
-        let offset = |e: Endpoint| match e {
-            Endpoint::Mem(a) if a.space == Space::Hbm => a.offset,
-            _ => 0,
+        let place = |e: Endpoint| match e {
+            Endpoint::Mem(a) if a.space == Space::Hbm => {
+                (a.offset / burst_bytes, a.offset % burst_bytes)
+            }
+            _ => (0, 0),
         };
         let hop_times = route.hops.iter().map(|h| HopTime::new(h.to)).collect();
         Ok(Transfer {
@@ -182,8 +184,8 @@ impl<T: Copy> Transfer<T> {
             arrived: 0,
             runs,
             per_run: per_run as u32,
-            src_offset: offset(src),
-            dst_offset: offset(dst),
+            src_at: place(src),
+            dst_at: place(dst),
             src_strided: is_hbm(src) || !is_hbm(dst),
             start: at,
             setup_ps,
@@ -218,18 +220,12 @@ impl<T: Copy> Transfer<T> {
     /// another from `offset`.
     pub fn lane(&self, hop: usize, b: u32) -> u64 {
         let src_side = hop == 0;
-        let base = if src_side {
-            self.src_offset
-        } else {
-            self.dst_offset
-        };
-        let start = if self.runs.count <= 1 || src_side != self.src_strided {
-            u64::from(b) * self.burst_bytes
-        } else {
-            let (run, j) = (u64::from(b / self.per_run), u64::from(b % self.per_run));
-            run * self.runs.pitch + j * self.burst_bytes
-        };
-        (base + start) / self.burst_bytes
+        let (first, rem) = if src_side { self.src_at } else { self.dst_at };
+        if self.runs.count <= 1 || src_side != self.src_strided {
+            return first + u64::from(b);
+        }
+        let (run, j) = (u64::from(b / self.per_run), u64::from(b % self.per_run));
+        first + (rem + run * self.runs.pitch) / self.burst_bytes + j
     }
 }
 

@@ -5,7 +5,7 @@
 //! buffer is TCM) and frees the queue slot (the sender's credit), waking a
 //! blocked sender.
 
-use crate::dsl::Command;
+use crate::dsl::{Buffer, Command};
 use crate::fabric::addr::Endpoint;
 use crate::fabric::units::Ps;
 
@@ -14,6 +14,18 @@ use super::{BufferKind, InFlight, Message};
 
 /// The executor's side of IPCQ: moving messages and freeing slots.
 impl Executor<'_> {
+    /// The peer and the TCM buffer of IPCQ command `c` of the program in
+    /// `slot` (`None` once the program is gone).
+    fn ipcq_operand(&self, slot: usize, c: u32) -> Option<(usize, Buffer)> {
+        let r = self.slots[slot].cur.as_ref()?;
+        match r.stream.commands[c as usize] {
+            Command::IpcqSend { peer, src: b } | Command::IpcqRecv { peer, dst: b } => {
+                Some((peer, r.stream.buffers[b.index()]))
+            }
+            _ => None,
+        }
+    }
+
     /// Posts a send: its tile starts towards the receiver's buffer. The
     /// send engine is busy only while the tile is injected; the message
     /// lands later, in order with the pair's others.
@@ -23,19 +35,12 @@ impl Executor<'_> {
         c: u32,
         now: Ps,
     ) -> Result<(), ExecError> {
+        let (Some((peer, buf)), Some(q)) = (self.ipcq_operand(slot, c), self.ipcq.as_mut()) else {
+            return Ok(());
+        };
         let s = &self.slots[slot];
-        let (Some(r), Some(q)) = (s.cur.as_ref(), self.ipcq.as_ref()) else {
-            return Ok(());
-        };
-        let Command::IpcqSend { peer, src } = r.stream.commands[c as usize] else {
-            return Ok(());
-        };
-        let buf = r.stream.buffers[src.index()];
-        let (rank, depth, kind, receiver) = (s.rank, q.depth, q.buffer, q.ranks[peer]);
-        let from = s.home.addr(&buf);
-        let Some(q) = self.ipcq.as_mut() else {
-            return Ok(());
-        };
+        let (rank, from) = (s.rank, s.home.addr(&buf));
+        let (depth, kind, receiver) = (q.depth, q.buffer, q.ranks[peer]);
         let pair = q.pair_index(rank, peer);
         let p = q.pair(rank, peer);
         let seq = p.started;
@@ -83,17 +88,15 @@ impl Executor<'_> {
         c: u32,
         now: Ps,
     ) -> Result<(), ExecError> {
+        let Some((_, buf)) = self.ipcq_operand(slot, c) else {
+            return Ok(());
+        };
         let s = &mut self.slots[slot];
-        let Some(r) = s.cur.as_mut() else {
-            return Ok(());
-        };
-        let Command::IpcqSend { src, .. } = r.stream.commands[c as usize] else {
-            return Ok(());
-        };
+        let sending = s.cur.as_mut().and_then(|r| r.sending.take());
         if let (Some(mem), Some((pair, seq)), Some(q)) =
-            (self.mem.as_deref(), r.sending.take(), self.ipcq.as_mut())
+            (self.mem.as_deref(), sending, self.ipcq.as_mut())
         {
-            let data = mem.read(&s.home.window(&r.stream.buffers[src.index()]));
+            let data = mem.read(&s.home.window(&buf));
             if let Some(m) = q.pairs[pair].in_flight.iter_mut().find(|m| m.seq == seq) {
                 m.message.data = data;
             }
@@ -143,14 +146,9 @@ impl Executor<'_> {
         msg: Message,
         now: Ps,
     ) -> Result<(), ExecError> {
-        let s = &mut self.slots[slot];
-        let Some(r) = s.cur.as_mut() else {
+        let Some((peer, buf)) = self.ipcq_operand(slot, c) else {
             return Ok(());
         };
-        let Command::IpcqRecv { dst, peer } = r.stream.commands[c as usize] else {
-            return Ok(());
-        };
-        let buf = r.stream.buffers[dst.index()];
         if (buf.shape, buf.dtype) != (msg.shape, msg.dtype) {
             let [a, b] = msg.shape;
             let [x, y] = buf.shape;
@@ -160,7 +158,10 @@ impl Executor<'_> {
             );
             return Err(self.cmd_error(slot, c as usize, reason));
         }
-        r.recv_data = msg.data;
+        let s = &mut self.slots[slot];
+        if let Some(r) = s.cur.as_mut() {
+            r.recv_data = msg.data;
+        }
         let tok = PeEvent::Received {
             slot: slot as u32,
             cmd: c,
@@ -190,16 +191,13 @@ impl Executor<'_> {
         c: u32,
         now: Ps,
     ) -> Result<(), ExecError> {
-        let s = &mut self.slots[slot];
-        let Some(r) = s.cur.as_mut() else {
+        let Some((peer, buf)) = self.ipcq_operand(slot, c) else {
             return Ok(());
         };
-        let Command::IpcqRecv { peer, dst } = r.stream.commands[c as usize] else {
-            return Ok(());
-        };
-        if let Some(mem) = self.mem.as_deref_mut() {
+        let s = &self.slots[slot];
+        if let (Some(mem), Some(r)) = (self.mem.as_deref_mut(), s.cur.as_ref()) {
             // Shapes were matched when the receive took the message.
-            mem.write(&s.home.window(&r.stream.buffers[dst.index()]), &r.recv_data);
+            mem.write(&s.home.window(&buf), &r.recv_data);
         }
         let rank = s.rank;
         let waiter = self.ipcq.as_mut().and_then(|q| {
