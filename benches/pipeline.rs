@@ -67,7 +67,7 @@ fn tracing(c: &mut Criterion) {
             .map(|work| {
                 work.iter()
                     .flat_map(|(_, programs)| programs)
-                    .map(|p| p.stream.commands.len())
+                    .map(|p| p.clone().into_stream().map_or(0, |s| s.commands.len()))
                     .sum()
             })
             .unwrap_or(0)

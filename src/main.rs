@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kernbench::cli::{self, CliError};
+use kernbench_core::fabric::topology::Network;
 
 #[derive(Parser)]
 #[command(
@@ -16,6 +17,11 @@ struct Cli {
     /// Machine description to simulate.
     #[arg(long, global = true, default_value = "topology.yaml")]
     topology: PathBuf,
+    /// Network model: burst (every burst on every hop, the reference) or
+    /// flow (max-min fair flows, far fewer events). Overrides `sim.network`
+    /// of the topology.
+    #[arg(long, global = true, value_name = "burst|flow")]
+    network: Option<Network>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,7 +46,7 @@ enum Command {
 
 fn run(cli: Cli) -> Result<String, CliError> {
     // Listing needs no machine; every other command loads the topology.
-    let load = || cli::load_topology(&cli.topology);
+    let load = || cli::load_topology(&cli.topology, cli.network);
     match cli.command {
         Command::List => Ok(cli::run::list()),
         Command::Probe(args) => cli::probe::run(&load()?, &args),

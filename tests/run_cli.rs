@@ -115,10 +115,31 @@ fn json_has_the_documented_keys_and_types() {
         "gemm_util_pct",
         "useful_eff_pct",
         "check",
+        "events",
+        "peak_commands",
+        "network",
     ]
     .into();
     assert_eq!(keys(&v), top);
     assert_eq!(v["bench"], "gemm");
+    assert_eq!(v["network"], "burst");
+    assert!(v["events"].as_u64().unwrap() > 0);
+    // One PE runs the programs one after another, each traced as it starts:
+    // at most one program's commands are held, and every program here has
+    // as many as the others.
+    let s = &v["op_log_summary"];
+    let total: u64 = [
+        "dma_read_count",
+        "dma_write_count",
+        "gemm_count",
+        "math_count",
+        "ipcq_send_count",
+        "ipcq_recv_count",
+    ]
+    .iter()
+    .map(|k| s[k].as_u64().unwrap())
+    .sum();
+    assert_eq!(v["peak_commands"].as_u64().unwrap(), total / PROGRAMS);
 
     // Every parameter, defaults included, as strings; overrides applied.
     let params = v["params"].as_object().unwrap();

@@ -195,6 +195,8 @@ pub fn run_gemm(
         run,
         check,
         extra: Default::default(),
+        events: dev.events(),
+        network: dev.topology().sim.network,
     })
 }
 

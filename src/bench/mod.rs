@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use kernbench_core::exec::oplog::OpLogSummary;
+use kernbench_core::fabric::topology::Network;
 use kernbench_core::host::group::SpawnError;
 use kernbench_core::host::{Device, EngineTimes, RingError, RunReport, RuntimeError, Tensor};
+use kernbench_core::support::Named;
 use kernbench_core::{Machine, Topology};
 use serde::Serialize;
 
@@ -85,6 +87,10 @@ pub struct BenchResult {
     pub check: Option<Check>,
     /// Bench-specific figures added to the JSON (e.g. latency, bandwidth).
     pub extra: BTreeMap<&'static str, f64>,
+    /// Engine events of the whole bench: host transfers and every launch.
+    pub events: u64,
+    /// The network model it ran on.
+    pub network: Network,
 }
 
 impl BenchResult {
@@ -107,6 +113,9 @@ impl BenchResult {
             "gemm_util_pct": self.run.gemm_util_pct,
             "useful_eff_pct": self.run.useful_eff_pct,
             "check": self.check,
+            "events": self.events,
+            "peak_commands": self.run.peak_commands,
+            "network": self.network.name(),
         });
         if let Value::Object(map) = &mut v {
             for (k, x) in &self.extra {
@@ -130,8 +139,13 @@ impl BenchResult {
         let _ = writeln!(o, "bench {} ({})", self.bench, params.join(" "));
         let _ = writeln!(
             o,
-            "  wall {:.1} ns over {} program(s) on {} PE(s); {} engine events",
-            r.wall_ns, r.programs, r.pes, r.events
+            "  wall {:.1} ns over {} program(s) on {} PE(s); {} engine events ({} network), at most {} commands held",
+            r.wall_ns,
+            r.programs,
+            r.pes,
+            self.events,
+            self.network.name(),
+            r.peak_commands
         );
         for (k, x) in &self.extra {
             let _ = writeln!(o, "  {k}: {x:.3}");

@@ -198,6 +198,7 @@ pub fn run_allreduce(
     let shape = Segments::of(cfg.bytes, n, seg, topo.ipcq.depth);
     Ok(finish(
         "ring-allreduce",
+        &dev,
         n,
         cfg.bytes,
         shape,
@@ -242,6 +243,7 @@ impl Segments {
 /// NCCL-tests definition) and the model's prediction with its terms.
 pub fn finish(
     bench: &'static str,
+    dev: &Device,
     n: usize,
     bytes: u64,
     segments: Segments,
@@ -274,5 +276,7 @@ pub fn finish(
         run,
         check,
         extra,
+        events: dev.events(),
+        network: dev.topology().sim.network,
     }
 }

@@ -74,6 +74,7 @@ pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchRes
     let segments = Segments::of(bytes, world, kernels::tp::SEG, topo.ipcq.depth);
     let mut r = finish(
         "tp-mlp",
+        &dev,
         world,
         bytes,
         segments,

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kernbench::cli::{self, probe::ProbeArgs, CliError};
+use kernbench_core::fabric::topology::Network;
 
 /// Milestone domains users are promised (see shared design milestones.md).
 const PLANNED: [&str; 4] = ["gemm", "ccl", "gqa", "all"];
@@ -27,6 +28,10 @@ struct Args {
     /// Machine description to simulate.
     #[arg(long, default_value = "topology.yaml")]
     topology: PathBuf,
+    /// Network model: burst (the reference) or flow. Overrides `sim.network`
+    /// of the topology.
+    #[arg(long, value_name = "burst|flow")]
+    network: Option<Network>,
 }
 
 fn run(args: Args) -> Result<String, CliError> {
@@ -44,7 +49,7 @@ fn run(args: Args) -> Result<String, CliError> {
             AVAILABLE.join(", ")
         );
     }
-    let topo = cli::load_topology(&args.topology)?;
+    let topo = cli::load_topology(&args.topology, args.network)?;
     let report = cli::probe::measure(&topo, &ProbeArgs::default())?;
     Ok(cli::probe::render(&report, false))
 }

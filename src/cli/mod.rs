@@ -10,6 +10,7 @@ pub mod run;
 use std::io::Write as _;
 use std::path::Path;
 
+use kernbench_core::fabric::topology::Network;
 use kernbench_core::support::error_chain;
 use kernbench_core::{Topology, TopologyError};
 
@@ -39,8 +40,12 @@ pub fn finish(result: Result<String, CliError>) -> std::process::ExitCode {
 }
 
 /// Loads the topology named by `--topology`.
-pub fn load_topology(path: &Path) -> Result<Topology, CliError> {
-    Ok(Topology::from_file(path)?)
+pub fn load_topology(path: &Path, network: Option<Network>) -> Result<Topology, CliError> {
+    let mut topo = Topology::from_file(path)?;
+    if let Some(n) = network {
+        topo.sim.network = n;
+    }
+    Ok(topo)
 }
 
 /// Parses `--param key=value` arguments, keeping their order.

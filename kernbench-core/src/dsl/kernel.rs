@@ -172,7 +172,7 @@ impl ArgValue {
 }
 
 /// The typed arguments of one kernel (the struct `#[kernel]` generates).
-pub trait KernelArgs: Clone + std::fmt::Debug {
+pub trait KernelArgs: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// Values in parameter order, matching [`Kernel::arg_meta`].
     fn values(&self) -> Vec<ArgValue>;
 }
@@ -181,7 +181,7 @@ pub trait KernelArgs: Clone + std::fmt::Debug {
 ///
 /// Launching means tracing one program per grid point (and ring rank) and
 /// executing the streams; [`Kernel::trace`] is the per-program step.
-pub trait Kernel {
+pub trait Kernel: 'static {
     /// The typed argument bundle (`<name>::args(...)` builds one).
     type Args: KernelArgs;
 

@@ -2,8 +2,10 @@
 //! and the summaries every report and figure is built from.
 //!
 //! Summaries (counts, busy time, wall-clock occupancy) are kept whether or
-//! not records are; a long run can drop records and keep memory bounded by
-//! the number of distinct busy intervals.
+//! not records are. Occupancy is a running union: busy intervals that end
+//! before anything still running could start are folded into a total
+//! ([`OpLog::settle`]), so a long run that drops records holds only the
+//! intervals of what is in flight.
 
 use serde::Serialize;
 
@@ -130,6 +132,8 @@ pub struct OpLog {
     summary: OpLogSummary,
     busy: [Ps; 7],
     intervals: [Vec<(Ps, Ps)>; 7],
+    /// Per lane, the length of the union of settled intervals.
+    settled: [Ps; 7],
 }
 
 impl OpLog {
@@ -194,8 +198,30 @@ impl OpLog {
         let mut v = self.intervals[i].clone();
         LaneTime {
             busy_ns: ps_to_ns(self.busy[i]),
-            occupied_ns: ps_to_ns(union_len(&mut v)),
+            occupied_ns: ps_to_ns(self.settled[i] + union_len(&mut v)),
         }
+    }
+
+    /// Folds into the running totals every busy interval that ends by
+    /// `before`: the caller promises no record to come starts earlier (the
+    /// executor passes the start of its oldest running program).
+    pub fn settle(&mut self, before: Ps) {
+        for i in 0..self.intervals.len() {
+            let v = &mut self.intervals[i];
+            // Amortized: a short list is cheap to keep.
+            if v.len() < SETTLE_AT {
+                continue;
+            }
+            merge(v);
+            let keep = v.partition_point(|&(_, e)| e <= before);
+            self.settled[i] += v[..keep].iter().map(|(s, e)| e - s).sum::<Ps>();
+            v.drain(..keep);
+        }
+    }
+
+    /// Busy intervals held (not yet settled), over all lanes.
+    pub fn held_intervals(&self) -> usize {
+        self.intervals.iter().map(Vec::len).sum()
     }
 
     /// Sum of busy time of a lane, in ps.
@@ -203,6 +229,9 @@ impl OpLog {
         self.busy[lane.index()]
     }
 }
+
+/// Intervals a lane holds before [`OpLog::settle`] folds them.
+const SETTLE_AT: usize = 1024;
 
 /// Appends an interval, merging with the last when they touch (records of
 /// one lane mostly arrive in time order), and compacts a long list.
@@ -272,5 +301,29 @@ mod tests {
         assert_eq!(t.occupied_ns, ps_to_ns(25));
         assert_eq!(log.summary().gemm_tile_count, 3);
         assert!(log.records().is_empty());
+    }
+
+    #[test]
+    fn settled_intervals_keep_the_union_and_free_their_space() {
+        let mut kept = OpLog::new(false);
+        let mut settled = OpLog::new(false);
+        // Overlapping pairs a gap apart, more than a lane holds unsettled.
+        for k in 0..(3 * SETTLE_AT as u64) {
+            for log in [&mut kept, &mut settled] {
+                log.push(rec(Lane::Math, 100 * k, 100 * k + 30));
+                log.push(rec(Lane::Math, 100 * k + 20, 100 * k + 50));
+            }
+            settled.settle(100 * k);
+        }
+        assert_eq!(kept.lane_time(Lane::Math), settled.lane_time(Lane::Math));
+        assert_eq!(
+            settled.lane_time(Lane::Math).occupied_ns,
+            ps_to_ns(50 * 3 * SETTLE_AT as u64)
+        );
+        assert!(
+            settled.held_intervals() <= SETTLE_AT + 2,
+            "{}",
+            settled.held_intervals()
+        );
     }
 }

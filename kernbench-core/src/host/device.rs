@@ -31,7 +31,7 @@ use ndarray::{Array2, ArrayView2};
 use crate::dsl::{Elem, Kernel, KernelArgs, ProgramInfo, Ptr, TraceConfig};
 use crate::exec::memory::DeviceMemory;
 use crate::exec::oplog::OpLog;
-use crate::exec::pe::{BufferKind, Executor, PeEvent, Program, Queues};
+use crate::exec::pe::{BufferKind, ExecError, Executor, PeEvent, Program, Queues};
 use crate::fabric::addr::{Endpoint, PeLoc, PhysAddr};
 use crate::fabric::engine::Sim;
 use crate::fabric::machine::Machine;
@@ -198,6 +198,12 @@ impl Device {
         Ok(ps_to_ns(self.sim.now() - start))
     }
 
+    /// Engine events processed since the device was made (host transfers
+    /// and every launch).
+    pub fn events(&self) -> u64 {
+        self.sim.events_processed()
+    }
+
     /// Whether data execution is on.
     pub fn data(&self) -> bool {
         self.data
@@ -261,7 +267,7 @@ impl Device {
             check_args(topo, &a.values())?;
             let info = ProgramInfo::single().with_ring(rank, n);
             let stream = K::trace(&a, &info, &cfg)?;
-            work.push((*pe, vec![Program { stream }]));
+            work.push((*pe, vec![Program::traced(stream)]));
         }
         let queues = Queues {
             ranks: &ring.pes,
@@ -290,12 +296,16 @@ impl Device {
         let events = self.sim.events_processed();
         let window = sram_window(&self.machine.topo);
         let mem = if self.data { Some(&mut self.mem) } else { None };
-        let run = Executor::new(&mut self.sim, mem, &mut log, work, window, queues).run(start);
-        let span = match run {
-            Ok(span) => span,
+        let run =
+            Executor::new(&mut self.sim, mem, &mut log, work, window, queues).run_counted(start);
+        let (span, peak_commands) = match run {
+            Ok(done) => done,
             Err(e) => {
                 self.sim.abort();
-                return Err(e.into());
+                return Err(match e {
+                    ExecError::Trace(t) => RuntimeError::Trace(t),
+                    e => e.into(),
+                });
             }
         };
         let ran = Ran {
@@ -305,6 +315,7 @@ impl Device {
             start,
             span,
             events: self.sim.events_processed() - events,
+            peak_commands,
             log,
         };
         Ok(RunReport::new(&self.machine.topo, ran))

@@ -1,7 +1,9 @@
 //! Launching: a grid of programs ([`LaunchOptions`]), how they map onto PEs
-//! ([`Mapping`]), and tracing every program of a launch into [`Work`].
+//! ([`Mapping`]), and the programs of a launch as [`Work`]: each is traced
+//! when its PE starts it, so a long launch holds only what is in flight.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::dsl::{ArgValue, Kernel, KernelArgs, ProgramInfo, TraceConfig};
 use crate::exec::pe::Program;
@@ -77,7 +79,9 @@ pub(super) fn check_args(topo: &Topology, values: &[ArgValue]) -> Result<(), Run
     Ok(())
 }
 
-/// Traces every program of a launch and maps it onto a PE.
+/// Maps every program of a launch onto a PE; each is traced when its PE
+/// starts it (program 0 is traced now, so a kernel that cannot trace fails
+/// before anything runs).
 pub fn trace_launch<K: Kernel>(
     topo: &Topology,
     args: &K::Args,
@@ -99,10 +103,15 @@ pub fn trace_launch<K: Kernel>(
         }
     }
     let cfg = trace_config(topo);
+    let grid = opts.grid;
+    K::trace(args, &ProgramInfo::grid([0, 0, 0], grid), &cfg)?;
+    let shared = Arc::new(args.clone());
     let mut per_pe: BTreeMap<u32, (PeLoc, Vec<Program>)> = BTreeMap::new();
     for i in 0..n {
         let id = [i % g0, (i / g0) % g1, i / (g0 * g1)];
-        let stream = K::trace(args, &ProgramInfo::grid(id, opts.grid), &cfg)?;
+        let args = shared.clone();
+        let program =
+            Program::deferred(move || K::trace(&args, &ProgramInfo::grid(id, grid), &cfg));
         let pe = match &opts.mapping {
             Mapping::Spread => PeLoc::from_global((i % total) as u32, topo),
             Mapping::Pes(pes) => pes[i % pes.len()],
@@ -111,7 +120,7 @@ pub fn trace_launch<K: Kernel>(
             .entry(pe.global(topo))
             .or_insert_with(|| (pe, Vec::new()))
             .1
-            .push(Program { stream });
+            .push(program);
     }
     Ok(per_pe.into_values().collect())
 }

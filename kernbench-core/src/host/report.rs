@@ -31,6 +31,10 @@ pub struct RunReport {
     pub kernel_ns: f64,
     /// Engine events the run took to simulate.
     pub events: u64,
+    /// The most traced commands held at once: programs are traced when
+    /// their PE starts them and released when they finish, so this follows
+    /// what is in flight, not the length of the run.
+    pub peak_commands: u64,
     /// Op and byte counts of the run.
     pub summary: OpLogSummary,
     /// Busy and occupied time of each engine lane, keyed by
@@ -54,6 +58,7 @@ pub(super) struct Ran<'a> {
     pub start: Ps,
     pub span: Span,
     pub events: u64,
+    pub peak_commands: usize,
     pub log: OpLog,
 }
 
@@ -74,6 +79,7 @@ impl RunReport {
             wall_ns,
             kernel_ns: ps_to_ns(ran.span.end - ran.span.first_start),
             events: ran.events,
+            peak_commands: ran.peak_commands as u64,
             gemm_util_pct: pct(ps_to_ns(ran.log.busy_ps(Lane::Gemm))),
             useful_eff_pct: pct(summary.useful_macs as f64 / peak),
             lanes: Lane::ALL

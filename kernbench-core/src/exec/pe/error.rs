@@ -35,6 +35,9 @@ pub enum ExecError {
     /// the engine.
     #[error(transparent)]
     Transfer(#[from] TransferError),
+    /// A deferred program failed to trace when its PE started it.
+    #[error(transparent)]
+    Trace(#[from] crate::dsl::TraceError),
     /// A command names memory that does not exist on the topology.
     #[error(transparent)]
     Addr(#[from] AddrError),

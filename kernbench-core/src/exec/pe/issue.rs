@@ -76,6 +76,11 @@ pub(super) struct Running {
 }
 
 impl Running {
+    /// When the program started: none of its commands starts earlier.
+    pub fn started_at(&self) -> Ps {
+        self.issue0
+    }
+
     pub fn new(stream: CommandStream, issue0: Ps) -> Self {
         let deps = deps::analyse(&stream);
         let n = stream.commands.len();

@@ -30,8 +30,9 @@ mod record;
 mod stall;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
-use crate::dsl::{CommandStream, SourceLoc};
+use crate::dsl::{CommandStream, SourceLoc, TraceError};
 use crate::exec::memory::DeviceMemory;
 use crate::exec::oplog::OpLog;
 use crate::fabric::addr::{Endpoint, PeLoc};
@@ -48,11 +49,68 @@ use data::BufferHome;
 use ipcq::Ipcq;
 use issue::Running;
 
-/// One program instance to run on a PE.
-#[derive(Debug, Clone)]
+/// A deferred trace: the program's commands, made when it starts.
+type TraceFn = Arc<dyn Fn() -> Result<CommandStream, TraceError> + Send + Sync>;
+
+/// One program instance to run on a PE: its command stream, or how to
+/// trace it when the PE starts it (so a run holds only the commands of the
+/// programs in flight, see [`crate::host::RunReport::peak_commands`]).
+#[derive(Clone)]
 pub struct Program {
-    /// The traced commands, run in order.
-    pub stream: CommandStream,
+    source: Source,
+}
+
+#[derive(Clone)]
+enum Source {
+    Traced(CommandStream),
+    Deferred(TraceFn),
+}
+
+impl Program {
+    /// A program already traced.
+    pub fn traced(stream: CommandStream) -> Self {
+        Program {
+            source: Source::Traced(stream),
+        }
+    }
+
+    /// A program traced by `trace` when its PE starts it.
+    pub fn deferred(
+        trace: impl Fn() -> Result<CommandStream, TraceError> + Send + Sync + 'static,
+    ) -> Self {
+        Program {
+            source: Source::Deferred(Arc::new(trace)),
+        }
+    }
+
+    /// The commands held now: a traced program's, 0 for a deferred one.
+    pub fn held_commands(&self) -> usize {
+        match &self.source {
+            Source::Traced(s) => s.commands.len(),
+            Source::Deferred(_) => 0,
+        }
+    }
+
+    /// The command stream, tracing it now if it is deferred.
+    pub fn into_stream(self) -> Result<CommandStream, TraceError> {
+        match self.source {
+            Source::Traced(s) => Ok(s),
+            Source::Deferred(f) => f(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            Source::Traced(s) => f
+                .debug_struct("Program")
+                .field("kernel", &s.kernel)
+                .field("commands", &s.commands.len())
+                .finish(),
+            Source::Deferred(_) => f.write_str("Program(deferred)"),
+        }
+    }
 }
 
 /// When a launch's programs ran: the first started, the last finished.
@@ -98,6 +156,9 @@ pub struct Executor<'a> {
     ipcq: Option<Ipcq>,
     /// When the first program started.
     first_start: Ps,
+    /// Commands of traced programs held now, and the most held at once.
+    held: usize,
+    peak: usize,
 }
 
 impl<'a> Executor<'a> {
@@ -113,7 +174,7 @@ impl<'a> Executor<'a> {
         queues: Option<Queues<'_>>,
     ) -> Self {
         let topo = sim.machine().topo.clone();
-        let slots = work
+        let slots: Vec<Slot> = work
             .into_iter()
             .map(|(loc, progs)| Slot {
                 loc,
@@ -134,7 +195,14 @@ impl<'a> Executor<'a> {
             })
             .collect();
         let ipcq = queues.map(|q| Ipcq::new(q.ranks.to_vec(), q.buffer, topo.ipcq.depth));
+        let held = slots
+            .iter()
+            .flat_map(|s: &Slot| &s.pending)
+            .map(Program::held_commands)
+            .sum();
         Executor {
+            held,
+            peak: held,
             costs: Costs::new(&topo),
             topo,
             sim,
@@ -148,7 +216,12 @@ impl<'a> Executor<'a> {
 
     /// Sends every PE its launch descriptor from the host at `at`, runs all
     /// programs, and returns when they ran.
-    pub fn run(mut self, at: Ps) -> Result<Span, ExecError> {
+    pub fn run(self, at: Ps) -> Result<Span, ExecError> {
+        self.run_counted(at).map(|(span, _)| span)
+    }
+
+    /// [`Self::run`], also returning the most commands held at once.
+    pub fn run_counted(mut self, at: Ps) -> Result<(Span, usize), ExecError> {
         for i in 0..self.slots.len() {
             let dst = Endpoint::Mem(self.slots[i].loc.tcm(0));
             let (bytes, setup) = (self.costs.launch_bytes, self.costs.host_setup);
@@ -172,10 +245,11 @@ impl<'a> Executor<'a> {
             .filter_map(|s| s.finished_at)
             .max()
             .unwrap_or(at);
-        Ok(Span {
+        let span = Span {
             first_start: self.first_start.min(end),
             end,
-        })
+        };
+        Ok((span, self.peak))
     }
 
     /// Hands one event to the part of the pipeline it wakes.
@@ -184,8 +258,7 @@ impl<'a> Executor<'a> {
         match event {
             PeEvent::Launch { slot } => {
                 let start = now + self.costs.m_cpu + self.costs.launch;
-                self.next_program(at(slot), start);
-                Ok(())
+                self.next_program(at(slot), start)
             }
             PeEvent::Pump { slot } => {
                 if let Some(r) = self.slots[at(slot)].cur.as_mut() {
@@ -204,21 +277,41 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Starts the PE's next program at `start`, or marks the PE finished.
-    fn next_program(&mut self, slot: usize, start: Ps) {
+    /// Starts the PE's next program at `start` (tracing it if it is
+    /// deferred), or marks the PE finished. The finished program's commands
+    /// are released.
+    fn next_program(&mut self, slot: usize, start: Ps) -> Result<(), ExecError> {
         let s = &mut self.slots[slot];
+        if let Some(done) = s.cur.take() {
+            self.held -= done.stream.commands.len();
+        }
         match s.pending.pop_front() {
             Some(p) => {
+                let deferred = p.held_commands() == 0;
+                let stream = p.into_stream()?;
+                if deferred {
+                    self.held += stream.commands.len();
+                    self.peak = self.peak.max(self.held);
+                }
                 self.first_start = self.first_start.min(start);
-                s.cur = Some(Running::new(p.stream, start));
+                s.cur = Some(Running::new(stream, start));
                 self.sim
                     .schedule(start, PeEvent::Pump { slot: slot as u32 });
+                // No record to come starts before the oldest running program.
+                let oldest = self
+                    .slots
+                    .iter()
+                    .filter_map(|s| s.cur.as_ref().map(|r| r.started_at()))
+                    .min();
+                if let Some(w) = oldest {
+                    self.log.settle(w);
+                }
             }
             None => {
-                s.cur = None;
                 s.finished_at = Some(start.saturating_sub(self.costs.launch));
             }
         }
+        Ok(())
     }
 
     fn cmd_error(&self, slot: usize, cmd: usize, reason: String) -> ExecError {

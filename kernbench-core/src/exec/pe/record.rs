@@ -53,8 +53,7 @@ impl Executor<'_> {
         r.n_done += 1;
         r.in_flight[Engine::of(cmd).index()] -= 1;
         if r.n_done == r.done.len() {
-            self.next_program(slot, now + self.costs.launch);
-            Ok(())
+            self.next_program(slot, now + self.costs.launch)
         } else {
             self.pump(slot, now)
         }

@@ -13,19 +13,30 @@
 //! arrived from upstream), and its head reaches the next hop after the
 //! link's overhead and propagation. Contention, head-of-line blocking and
 //! back-to-back serialization follow from these rules alone.
+//!
+//! In flow mode (`sim.network: flow`, [`Network::Flow`]) a transfer is one
+//! flow instead, sharing links max-min fairly with the flows it meets
+//! (`flow.rs`); fixed costs are charged as in burst mode.
+//!
+//! Routes are computed once per pair of endpoints and shared.
 
+mod flow;
 mod queue;
 mod transfer;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use queue::EventQueue;
 pub use transfer::{HopTime, Runs, TransferError, TransferId, TransferReport};
 
-use crate::fabric::addr::Endpoint;
+use crate::fabric::addr::{Endpoint, PhysAddr};
 use crate::fabric::machine::Machine;
+use crate::fabric::route::Route;
+use crate::fabric::topology::Network;
 use crate::fabric::units::Ps;
 
+use flow::{Finish, FlowNet};
 use transfer::Transfer;
 
 /// What the engine does at a point in time.
@@ -43,6 +54,8 @@ enum Event<T> {
     },
     /// The last byte of a transfer has arrived.
     Done { xfer: u32 },
+    /// A flow has drained, unless a later generation superseded this event.
+    FlowEnd { xfer: u32, gen: u32 },
     /// A timer set by the model driving the simulation.
     Timer { token: T },
 }
@@ -93,6 +106,14 @@ pub struct Sim<T = ()> {
     free: Vec<u32>,
     keep: bool,
     events: u64,
+    /// Flow-mode link shares (`None` in burst mode).
+    flows: Option<FlowNet>,
+    finishes: Vec<Finish>,
+    /// Routes by endpoint pair (offsets zeroed: a route depends on places,
+    /// not addresses).
+    routes: HashMap<(Endpoint, Endpoint), Arc<Route>>,
+    /// Flow mode: per route, the last posted send not yet drained.
+    posted_last: HashMap<usize, u32>,
 }
 
 impl Sim {
@@ -137,7 +158,15 @@ impl<T: Copy> Sim<T> {
         let links = machine.links.len();
         let burst = machine.topo.hbm.burst_bytes;
         let full_burst_ps = machine.links.iter().map(|l| l.bw.ser_ps(burst)).collect();
+        let flows = match machine.topo.sim.network {
+            Network::Burst => None,
+            Network::Flow => Some(FlowNet::new(&machine.links)),
+        };
         Sim {
+            flows,
+            finishes: Vec::new(),
+            routes: HashMap::new(),
+            posted_last: HashMap::new(),
             machine,
             queue: EventQueue::new(),
             link_free: vec![0; links],
@@ -163,6 +192,54 @@ impl<T: Copy> Sim<T> {
     /// Events processed so far.
     pub fn events_processed(&self) -> u64 {
         self.events
+    }
+
+    /// The network model in use (from `sim.network` of the topology).
+    pub fn network(&self) -> Network {
+        match self.flows {
+            Some(_) => Network::Flow,
+            None => Network::Burst,
+        }
+    }
+
+    /// The route from `src` to `dst`, computed once per pair of places.
+    fn route(&mut self, src: Endpoint, dst: Endpoint) -> Result<Arc<Route>, TransferError> {
+        let place = |e: Endpoint| -> Result<Endpoint, TransferError> {
+            Ok(match e {
+                Endpoint::Mem(a) => {
+                    a.check(&self.machine.topo)
+                        .map_err(crate::fabric::route::RouteError::from)?;
+                    Endpoint::Mem(PhysAddr { offset: 0, ..a })
+                }
+                Endpoint::Host => Endpoint::Host,
+            })
+        };
+        let key = (place(src)?, place(dst)?);
+        if let Some(r) = self.routes.get(&key) {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(self.machine.route(src, dst)?);
+        self.routes.insert(key, r.clone());
+        Ok(r)
+    }
+
+    /// A transfer, made a flow in flow mode.
+    #[allow(clippy::too_many_arguments)]
+    fn transfer(
+        &mut self,
+        src: Endpoint,
+        dst: Endpoint,
+        runs: Runs,
+        setup_ps: Ps,
+        at: Ps,
+        token: T,
+    ) -> Result<Transfer<T>, TransferError> {
+        let route = self.route(src, dst)?;
+        let mut t = Transfer::new(&self.machine, route, src, dst, runs, setup_ps, at, token)?;
+        if self.flows.is_some() {
+            t.as_flow();
+        }
+        Ok(t)
     }
 
     /// Starts moving `bytes` from `src` to `dst` at time `at`, after a fixed
@@ -211,7 +288,7 @@ impl<T: Copy> Sim<T> {
         token: T,
         on_injected: Option<T>,
     ) -> Result<TransferId, TransferError> {
-        let mut t = Transfer::new(&self.machine, src, dst, runs, setup_ps, at, token)?;
+        let mut t = self.transfer(src, dst, runs, setup_ps, at, token)?;
         t.on_injected = on_injected;
         Ok(self.launch(t))
     }
@@ -235,16 +312,8 @@ impl<T: Copy> Sim<T> {
         token: T,
     ) -> Result<TransferId, TransferError> {
         let req_bytes = Runs::contiguous(self.machine.topo.host.read_request_bytes);
-        let data = Transfer::new(&self.machine, target, requester, bytes.into(), 0, at, token)?;
-        let mut req = Transfer::new(
-            &self.machine,
-            requester,
-            target,
-            req_bytes,
-            setup_ps,
-            at,
-            token,
-        )?;
+        let data = self.transfer(target, requester, bytes.into(), 0, at, token)?;
+        let mut req = self.transfer(requester, target, req_bytes, setup_ps, at, token)?;
         let data_id = self.insert(data);
         req.then = Some(data_id);
         let req_id = self.launch(req);
@@ -264,6 +333,10 @@ impl<T: Copy> Sim<T> {
     fn insert(&mut self, t: Transfer<T>) -> u32 {
         match self.free.pop() {
             Some(i) => {
+                // Finish events of the slot's last flow may still be
+                // queued: its generations carry on, so they stay stale.
+                let mut t = t;
+                t.flow.gen = self.transfers[i as usize].flow.gen;
                 self.transfers[i as usize] = t;
                 i
             }
@@ -292,6 +365,10 @@ impl<T: Copy> Sim<T> {
     /// the occupancy already granted; time does not go back.
     pub fn abort(&mut self) {
         self.queue.clear();
+        if let Some(f) = &mut self.flows {
+            f.clear();
+        }
+        self.posted_last.clear();
         if !self.keep {
             self.transfers.clear();
             self.free.clear();
@@ -320,6 +397,7 @@ impl<T: Copy> Sim<T> {
                 tail,
             } => self.hop(now, xfer, burst, hop, tail),
             Event::Done { xfer } => return self.done(now, xfer),
+            Event::FlowEnd { xfer, gen } => self.flow_end(now, xfer, gen),
             Event::Timer { token } => return Some(Notice::Timer { token }),
         }
         None
@@ -336,6 +414,8 @@ impl<T: Copy> Sim<T> {
                 self.queue.push(now, Event::Timer { token });
             }
             self.queue.push(now, Event::Done { xfer });
+        } else if self.flows.is_some() {
+            self.inject_flow(now, xfer);
         } else {
             self.queue.push(
                 now,
@@ -402,6 +482,101 @@ impl<T: Copy> Sim<T> {
                 self.queue.push(at, Event::Done { xfer });
             }
         }
+    }
+
+    /// Flow mode: the transfer's bytes enter the network. A posted send's
+    /// source is free once its bytes are out at its first link's speed, and
+    /// posted sends along one route drain one after another: their source
+    /// injected each whole before the next, so downstream they queue in
+    /// order rather than share.
+    fn inject_flow(&mut self, now: Ps, xfer: u32) {
+        let t = &self.transfers[xfer as usize];
+        if let Some(token) = t.on_injected {
+            let first = &self.machine.links[t.route.hops[0].link.0 as usize];
+            let at = now + first.bw.ser_ps(t.bytes.max(1));
+            self.queue.push(at, Event::Timer { token });
+        }
+        if !t.flow.shares() {
+            let gen = t.flow.gen;
+            self.queue.push(now, Event::FlowEnd { xfer, gen });
+            return;
+        }
+        if t.on_injected.is_some() {
+            let key = Arc::as_ptr(&t.route) as usize;
+            if let Some(prev) = self.posted_last.insert(key, xfer) {
+                self.transfers[prev as usize].flow.queued = Some(xfer);
+                return;
+            }
+        }
+        self.start_flow(now, xfer);
+    }
+
+    fn start_flow(&mut self, now: Ps, xfer: u32) {
+        if let Some(net) = &mut self.flows {
+            net.start(&mut self.transfers, xfer, now, &mut self.finishes);
+        }
+        self.push_finishes();
+    }
+
+    fn push_finishes(&mut self) {
+        for f in self.finishes.drain(..) {
+            let ev = Event::FlowEnd {
+                xfer: f.xfer,
+                gen: f.gen,
+            };
+            self.queue.push(f.at, ev);
+        }
+    }
+
+    /// A flow has drained at `now` (unless superseded): its links are
+    /// shared anew, the source is free, and the last byte arrives after
+    /// the hops' overheads and propagation.
+    fn flow_end(&mut self, now: Ps, xfer: u32, gen: u32) {
+        if self.transfers[xfer as usize].flow.gen != gen {
+            return;
+        }
+        if let (Some(net), true) = (&mut self.flows, self.transfers[xfer as usize].flow.active) {
+            net.finish(&mut self.transfers, xfer, now, &mut self.finishes);
+            self.push_finishes();
+        }
+        let t = &mut self.transfers[xfer as usize];
+        if t.on_injected.is_some() {
+            let key = Arc::as_ptr(&t.route) as usize;
+            if self.posted_last.get(&key) == Some(&xfer) {
+                self.posted_last.remove(&key);
+            }
+        }
+        if let Some(next) = t.flow.queued.take() {
+            self.start_flow(now, next);
+        }
+        let t = &mut self.transfers[xfer as usize];
+        let began = t.source.first;
+        // The last burst, as burst mode moves it (see `Transfer::as_flow`).
+        let b = t.n_bursts - 1;
+        let bytes = t.burst_len(b);
+        let (mut head, mut tail, mut injected, mut delay) = (now, now, now, 0);
+        for (i, h) in t.route.hops.iter().enumerate() {
+            let lane = if h.lanes > 1 {
+                t.lane(i, b) % u64::from(h.lanes)
+            } else {
+                0
+            };
+            let link_id = h.link.0 as usize + lane as usize;
+            let link = &self.machine.links[link_id];
+            let start = head.max(self.link_free[link_id]);
+            let end = (start + link.bw.ser_ps(bytes)).max(tail);
+            self.link_free[link_id] = end;
+            if i == 0 {
+                injected = end;
+            }
+            let d = link.delay_ps();
+            delay += d;
+            (head, tail) = (start + d, end + d);
+            t.hop_times[i].touch(began + delay, tail);
+        }
+        t.source.touch(injected, injected);
+        t.last_tail = tail;
+        self.queue.push(tail, Event::Done { xfer });
     }
 
     fn done(&mut self, now: Ps, xfer: u32) -> Option<Notice<T>> {

@@ -1,10 +1,14 @@
 //! Per-transfer state and its report.
 
+use std::sync::Arc;
+
 use crate::fabric::addr::{Endpoint, Space};
 use crate::fabric::link::NodeId;
 use crate::fabric::machine::Machine;
 use crate::fabric::route::{Route, RouteError};
 use crate::fabric::units::Ps;
+
+use super::flow::{lane_shares, Flow};
 
 /// Why a transfer could not start.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -106,7 +110,7 @@ impl From<u64> for Runs {
 }
 
 pub(super) struct Transfer<T> {
-    pub route: Route,
+    pub route: Arc<Route>,
     pub bytes: u64,
     pub burst_bytes: u64,
     pub n_bursts: u32,
@@ -140,11 +144,21 @@ pub(super) struct Transfer<T> {
     /// A token to return as a timer when the last burst has left the
     /// source (a posted send frees its engine then).
     pub on_injected: Option<T>,
+    /// Flow-mode state (empty in burst mode).
+    pub flow: Flow,
+}
+
+impl<T> AsMut<Flow> for Transfer<T> {
+    fn as_mut(&mut self) -> &mut Flow {
+        &mut self.flow
+    }
 }
 
 impl<T: Copy> Transfer<T> {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         m: &Machine,
+        route: Arc<Route>,
         src: Endpoint,
         dst: Endpoint,
         runs: Runs,
@@ -152,7 +166,6 @@ impl<T: Copy> Transfer<T> {
         at: Ps,
         token: T,
     ) -> Result<Self, TransferError> {
-        let route = m.route(src, dst)?;
         let burst_bytes = m.topo.hbm.burst_bytes;
         let bytes = runs.bytes();
         let per_run = runs.len.div_ceil(burst_bytes).max(1);
@@ -196,7 +209,45 @@ impl<T: Copy> Transfer<T> {
             head: 0,
             token,
             on_injected: None,
+            flow: Flow::default(),
         })
+    }
+
+    /// Makes this transfer a flow: the links it crosses and the share of
+    /// its bytes on each (per lane of a pseudo-channel group, by the
+    /// address each burst lands at, as in burst mode).
+    ///
+    /// The last burst is not part of the flow: once the flow has drained it
+    /// crosses the hops as a burst-mode burst does, each link serving such
+    /// last bursts first come, first served. A lone transfer so takes as
+    /// long as in burst mode, and flows that drain together leave one
+    /// burst apart, as they do there.
+    pub fn as_flow(&mut self) {
+        let last = self.burst_len(self.n_bursts - 1);
+        let mut res = Vec::with_capacity(self.route.hops.len());
+        for (i, h) in self.route.hops.iter().enumerate() {
+            if h.lanes > 1 {
+                let burst = |b| (self.lane(i, b), self.burst_len(b));
+                lane_shares(self.n_bursts, h.lanes, burst, &mut res, h.link.0);
+            } else {
+                res.push((h.link.0, 1.0));
+            }
+        }
+        // A route may cross a link twice (a copy within one slice): one
+        // entry carrying both shares.
+        res.sort_by_key(|&(l, _)| l);
+        res.dedup_by(|b, a| {
+            if a.0 == b.0 {
+                a.1 += b.1;
+                true
+            } else {
+                false
+            }
+        });
+        let gen = self.flow.gen;
+        let body = self.bytes.max(1).saturating_sub(last);
+        self.flow = Flow::new(res, body);
+        self.flow.gen = gen;
     }
 
     /// Bytes in burst `b`: a run's last burst may be short.
@@ -267,7 +318,7 @@ pub(super) fn report<T>(all: &[Transfer<T>], id: TransferId) -> Option<TransferR
         start: first.start,
         done,
         setup_ps: phases.iter().map(|p| p.setup_ps).sum(),
-        routes: phases.iter().map(|p| p.route.clone()).collect(),
+        routes: phases.iter().map(|p| Route::clone(&p.route)).collect(),
         trace,
     })
 }
@@ -287,6 +338,10 @@ mod tests {
         })
     }
 
+    fn route(m: &Machine, src: Endpoint, dst: Endpoint) -> Arc<Route> {
+        Arc::new(m.route(src, dst).unwrap())
+    }
+
     fn tcm() -> Endpoint {
         Endpoint::Mem(PhysAddr {
             sip: 0,
@@ -302,14 +357,34 @@ mod tests {
         let b = m.topo.hbm.burst_bytes;
         // Half-burst runs at one and a half bursts' pitch, from mid-burst.
         let runs = Runs::strided(b / 2, 3 * b / 2, 9);
-        let t = Transfer::new(&m, hbm(b / 2), tcm(), runs, 0, 0, ()).unwrap();
+        let t = Transfer::new(
+            &m,
+            route(&m, hbm(b / 2), tcm()),
+            hbm(b / 2),
+            tcm(),
+            runs,
+            0,
+            0,
+            (),
+        )
+        .unwrap();
         assert_eq!(t.n_bursts, 9);
         for r in 0..9u32 {
             let addr = b / 2 + u64::from(r) * 3 * b / 2;
             assert_eq!(t.lane(0, r), addr / b, "run {r}");
         }
         // Contiguous: burst i from the first byte on.
-        let t = Transfer::new(&m, tcm(), hbm(3 * b), Runs::contiguous(4 * b), 0, 0, ()).unwrap();
+        let t = Transfer::new(
+            &m,
+            route(&m, tcm(), hbm(3 * b)),
+            tcm(),
+            hbm(3 * b),
+            Runs::contiguous(4 * b),
+            0,
+            0,
+            (),
+        )
+        .unwrap();
         assert_eq!(
             (0..4).map(|i| t.lane(1, i)).collect::<Vec<_>>(),
             [3, 4, 5, 6]
@@ -320,7 +395,7 @@ mod tests {
     fn more_bursts_than_the_engine_counts_is_an_error() {
         let m = Machine::new(&Topology::default_topology());
         let runs = Runs::strided(2, 4, u64::from(u32::MAX) + 1);
-        let e = Transfer::new(&m, hbm(0), tcm(), runs, 0, 0, ())
+        let e = Transfer::new(&m, route(&m, hbm(0), tcm()), hbm(0), tcm(), runs, 0, 0, ())
             .err()
             .unwrap();
         assert!(matches!(e, TransferError::TooManyBursts { bursts, .. } if bursts == 1 << 32));

@@ -42,7 +42,50 @@ pub struct Topology {
     pub pe_math: PeMathCfg,
     /// Inter-PE queues.
     pub ipcq: IpcqCfg,
+    /// How the simulator models the machine (not the machine itself).
+    pub sim: SimCfg,
 }
+
+/// Simulator settings: the fidelity of the network model.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimCfg {
+    /// `burst` (the reference) or `flow`.
+    pub network: Network,
+}
+
+/// The fidelity of the network model.
+///
+/// ```
+/// use kernbench_core::fabric::topology::Network;
+/// use kernbench_core::support::Named;
+///
+/// assert_eq!(Network::from_name("flow"), Ok(Network::Flow));
+/// assert_eq!(Network::Burst.name(), "burst");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// Every burst crosses every hop and each link serializes bursts first
+    /// come, first served: the reference.
+    Burst,
+    /// Every transfer is one flow; a link's bandwidth is shared max-min
+    /// fairly among the flows crossing it, recomputed when a flow starts
+    /// or ends. Per-hop overheads and propagation as in burst mode.
+    Flow,
+}
+
+impl crate::support::Named for Network {
+    const WHAT: &'static str = "network mode";
+    const ALL: &'static [Network] = &[Network::Burst, Network::Flow];
+    fn name(self) -> &'static str {
+        match self {
+            Network::Burst => "burst",
+            Network::Flow => "flow",
+        }
+    }
+}
+crate::support::named_str!(Network);
 
 /// The machine's shape.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
