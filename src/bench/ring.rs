@@ -241,6 +241,7 @@ impl Segments {
 
 /// Adds the collective figures to a result: latency, algbw, busbw (the
 /// NCCL-tests definition) and the model's prediction with its terms.
+#[allow(clippy::too_many_arguments)]
 pub fn finish(
     bench: &'static str,
     dev: &Device,
