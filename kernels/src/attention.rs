@@ -179,3 +179,98 @@ pub fn flash_attention(
     let st = flash_attention_block(tl::context(), &qt, k, v, 0, seq_kv, bn, sm_scale);
     tl::store(o.block([row, 0], [bm, head_dim]), st.output().cast::<f16>());
 }
+
+/// Grouped-query attention of one query tile over one K/V head.
+///
+/// The `q` tile stacks the query heads that share the K/V head: row `r`
+/// is query head `r % group` at sequence position `(row0 + r) / group`, so
+/// the whole group goes through one GEMM against each shared K block and
+/// one against each V block; K/V rows `kv_base ..` of `k` and `v` are the
+/// K/V head's. Causal: key `c` is visible to row `r` iff `c <= pos(r)`,
+/// i.e. `c * group <= row0 + r` — an integer comparison of index tiles,
+/// no division. Key blocks past the tile's last position are skipped while
+/// tracing; a block that crosses the diagonal is masked in the kernel.
+#[allow(clippy::too_many_arguments)]
+pub fn gqa_attention_block(
+    cx: &KernelCx,
+    q: &Tile<f16>,
+    k: Ptr<f16>,
+    v: Ptr<f16>,
+    kv_base: usize,
+    row0: usize,
+    group: usize,
+    seq: usize,
+    bn: usize,
+    causal: bool,
+    sm_scale: f32,
+) -> AttnState {
+    let [rows, d] = q.shape();
+    let group = group.max(1);
+    let (first_pos, last_pos) = (row0 / group, (row0 + rows.max(1) - 1) / group);
+    let kv_end = if causal { seq.min(last_pos + 1) } else { seq };
+    let mut st = AttnState::new(cx, [rows, d]);
+    for start in (0..kv_end).step_by(bn.max(1)) {
+        let n = bn.min(kv_end - start);
+        let mut s = scores(cx, q, k, kv_base + start, n, sm_scale);
+        if causal && start + n - 1 > first_pos {
+            let keys = tl::arange_cols(cx, start, n) * group as f32;
+            let future = tl::arange_rows(cx, row0, rows).lt(keys);
+            s = tl::select(cx, &future, f32::NEG_INFINITY, &s);
+        }
+        st.absorb(cx, &s, v, kv_base + start);
+    }
+    st
+}
+
+/// Flash attention for grouped-query heads: `heads = kv_heads x group`
+/// query heads, each group sharing one K/V head.
+///
+/// Layouts (row-major, fp16): `q` and `o` are `kv_heads x seq x group`
+/// rows of `head_dim` — K/V head, then position, then query head within
+/// the group, so a group's queries for consecutive positions are
+/// consecutive rows; `k` and `v` are `kv_heads x seq` rows. Program `p`
+/// takes the `bm` stacked query rows at `(p % blocks) * bm` of K/V head
+/// `p / blocks`, where `blocks = ceil(seq x group / bm)`, and loads each
+/// K and V block once for all of them (see [`gqa_attention_block`]).
+#[kernel]
+#[allow(clippy::too_many_arguments)]
+pub fn gqa_attention(
+    q: Ptr<f16>,
+    k: Ptr<f16>,
+    v: Ptr<f16>,
+    o: Ptr<f16>,
+    seq: usize,
+    #[constexpr] group: usize,
+    #[constexpr] head_dim: usize,
+    #[constexpr] bm: usize,
+    #[constexpr] bn: usize,
+    causal: bool,
+    sm_scale: f32,
+) {
+    let per_head = seq * group;
+    let blocks = per_head.div_ceil(bm.max(1));
+    let p = tl::program_id(0);
+    let (head, row0) = (p / blocks, (p % blocks) * bm);
+    let rows = bm.min(per_head - row0);
+    let at = [head * per_head + row0, 0];
+    let qt = tl::load(q.block(at, [rows, head_dim]));
+    let st = gqa_attention_block(
+        tl::context(),
+        &qt,
+        k,
+        v,
+        head * seq,
+        row0,
+        group,
+        seq,
+        bn,
+        causal,
+        sm_scale,
+    );
+    tl::store(o.block(at, [rows, head_dim]), st.output().cast::<f16>());
+}
+
+/// Programs of a [`gqa_attention`] launch: `kv_heads x ceil(seq x group / bm)`.
+pub fn gqa_programs(kv_heads: usize, seq: usize, group: usize, bm: usize) -> usize {
+    kv_heads * (seq * group).div_ceil(bm.max(1))
+}

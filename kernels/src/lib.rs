@@ -10,7 +10,8 @@ pub mod ring;
 pub mod tp;
 
 pub use attention::{
-    causal_attention, causal_attention_block, flash_attention, flash_attention_block, AttnState,
+    causal_attention, causal_attention_block, flash_attention, flash_attention_block,
+    gqa_attention, gqa_attention_block, gqa_programs, AttnState,
 };
 pub use gemm::{matmul, matmul_grid};
 pub use ring::{

@@ -2,6 +2,7 @@
 //! `kernbench list` shows. A bench builds a device from the topology,
 //! allocates and fills its tensors, launches kernels and reports.
 
+pub mod attention;
 mod gemm;
 pub mod ring;
 mod tp;
@@ -263,6 +264,12 @@ static REGISTRY: &[BenchSpec] = &[
         description: "ring all-reduce in the DSL on an installed ring",
         params: ring::AllReduceConfig::SPECS,
         run: ring::run,
+    },
+    BenchSpec {
+        name: "attention",
+        description: "grouped-query flash attention (prefill) over the PEs of a cube",
+        params: attention::AttentionParams::SPECS,
+        run: attention::run,
     },
     BenchSpec {
         name: "tp-mlp",
