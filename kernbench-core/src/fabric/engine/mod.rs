@@ -25,6 +25,7 @@ mod queue;
 mod transfer;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 pub use queue::EventQueue;
@@ -38,6 +39,24 @@ use crate::fabric::units::Ps;
 
 use flow::{Finish, FlowNet};
 use transfer::Transfer;
+
+/// FNV-1a: the route cache's keys are a few small integers, looked up once
+/// per transfer on the hot path, where SipHash's cost shows.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
 
 /// What the engine does at a point in time.
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +130,7 @@ pub struct Sim<T = ()> {
     finishes: Vec<Finish>,
     /// Routes by endpoint pair (offsets zeroed: a route depends on places,
     /// not addresses).
-    routes: HashMap<(Endpoint, Endpoint), Arc<Route>>,
+    routes: HashMap<(Endpoint, Endpoint), Arc<Route>, BuildHasherDefault<Fnv>>,
     /// Flow mode: per route, the last posted send not yet drained.
     posted_last: HashMap<usize, u32>,
 }
@@ -165,7 +184,7 @@ impl<T: Copy> Sim<T> {
         Sim {
             flows,
             finishes: Vec::new(),
-            routes: HashMap::new(),
+            routes: HashMap::default(),
             posted_last: HashMap::new(),
             machine,
             queue: EventQueue::new(),
