@@ -198,3 +198,48 @@ fn flash_attention_matches_the_reference() {
     assert!(worst < 2e-3, "max abs error {worst}");
     assert_eq!(<flash_attention as Kernel>::NAME, "flash_attention");
 }
+
+/// The `attention` bench's grouped-query kernel against its ndarray
+/// reference: 8 query heads over 2 K/V heads, causal and full, a ragged
+/// last block (300 positions x 4 heads in 96-row tiles), in both network
+/// modes.
+#[test]
+fn gqa_attention_bench_matches_the_reference() {
+    use kernbench::bench::{self, RunMode};
+    use kernbench_core::fabric::topology::Network;
+    let spec = bench::find("attention").unwrap();
+    for network in [Network::Burst, Network::Flow] {
+        let mut t = Topology::default_topology();
+        t.sim.network = network;
+        for (mask, seq, bm, bn) in [
+            ("causal", 256usize, 128usize, 128usize),
+            ("full", 300, 96, 64),
+            ("causal", 300, 96, 64),
+        ] {
+            let p: Vec<(String, String)> = [
+                ("mask", mask),
+                ("seq", &seq.to_string()),
+                ("bm", &bm.to_string()),
+                ("bn", &bn.to_string()),
+                ("d", "64"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let mode = RunMode {
+                check: true,
+                ..RunMode::default()
+            };
+            let r = spec.run(&t, &p, mode).unwrap();
+            let c = r.check.unwrap();
+            assert!(c.ok, "{network:?} {mask} seq {seq}: {c:?}");
+            // One GEMM per (query tile, K block) for the whole group of 4
+            // heads: the K/V head's loads are shared, not repeated per head.
+            let tiles = (seq * 4).div_ceil(bm);
+            let blocks = seq.div_ceil(bn);
+            if mask == "full" {
+                assert_eq!(r.run.summary.commands.gemm, 2 * 2 * tiles * blocks);
+            }
+        }
+    }
+}

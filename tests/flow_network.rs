@@ -233,7 +233,7 @@ fn reruns_and_data_on_or_off_are_identical_in_both_modes() {
 
 #[test]
 fn a_million_commands_are_held_one_program_per_pe_at_a_time() {
-    use kernbench_core::dsl::{Kernel, ProgramInfo};
+    use kernbench_core::dsl::ProgramInfo;
     use kernbench_core::host::trace_config;
     use kernels::{gqa_attention, gqa_programs};
 
