@@ -80,7 +80,11 @@ impl ParamSet for AttentionParams {
             d: p.positive("d")?,
             bm: p.positive("bm")?,
             bn: p.positive("bn")?,
-            pes: u32::try_from(p.positive("pes")?).unwrap_or(u32::MAX),
+            pes: u32::try_from(p.positive("pes")?).map_err(|_| ParamError::BadValue {
+                param: "pes",
+                value: p.positive("pes").unwrap_or(0).to_string(),
+                expected: "a count that fits in 32 bits".into(),
+            })?,
             mask: p.choice("mask")?,
         };
         let bad = |param, value: usize, expected: String| ParamError::BadValue {
