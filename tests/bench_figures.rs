@@ -293,6 +293,51 @@ fn tp_mlp(t: &Topology) {
     assert!(num(&v, "forward_ns") > num(&v, "wall_ns"));
 }
 
+/// Grouped-query attention without a mask: every stacked query tile meets
+/// every K/V block of its head, two GEMMs each; the problem's MACs are
+/// `2 x heads x seq^2 x d`; no run beats the MAC arrays of its PEs.
+fn attention(t: &Topology) {
+    let v = run_json("attention", &["mask=full"]);
+    let (seq, heads, kv, d) = (
+        param(&v, "seq"),
+        param(&v, "heads"),
+        param(&v, "kv_heads"),
+        param(&v, "d"),
+    );
+    let (bm, bn, pes) = (param(&v, "bm"), param(&v, "bn"), param(&v, "pes"));
+    let group = heads / kv;
+    let programs = kv * (seq * group).div_ceil(bm);
+    let blocks = seq.div_ceil(bn);
+    assert_eq!(count(&v, "gemm_count"), 2 * programs * blocks);
+    // Q once, then K and V per block, per program; O once.
+    assert_eq!(count(&v, "dma_read_count"), programs * (1 + 2 * blocks));
+    assert_eq!(count(&v, "dma_write_count"), programs);
+    let macs = 2 * heads * seq * seq * d;
+    assert_eq!(count(&v, "useful_macs"), macs);
+    let wall = num(&v, "wall_ns");
+    let peak = t.pe_gemm.macs_per_ns() * pes as f64;
+    assert!(
+        wall >= macs as f64 / peak,
+        "wall {wall} ns beats the MAC arrays"
+    );
+    close(
+        num(&v, "useful_eff_pct"),
+        100.0 * macs as f64 / (wall * peak),
+        "useful_eff_pct",
+    );
+    // Programs are alike; a PE holds one at a time.
+    let total: u64 = [
+        "dma_read_count",
+        "dma_write_count",
+        "gemm_count",
+        "math_count",
+    ]
+    .iter()
+    .map(|k| count(&v, k))
+    .sum();
+    assert_eq!(num(&v, "peak_commands") as u64, pes * total / programs);
+}
+
 #[test]
 fn every_bench_matches_its_derived_figures() {
     let t = Topology::default_topology();
@@ -302,6 +347,7 @@ fn every_bench_matches_its_derived_figures() {
             "gemm-multi-pe" => gemm_multi_pe(&t),
             "ring-allreduce" => ring_allreduce(&t),
             "tp-mlp" => tp_mlp(&t),
+            "attention" => attention(&t),
             other => panic!("bench `{other}` has no derived figures here; add them"),
         }
     }
