@@ -221,6 +221,17 @@ impl Params {
             .ok_or_else(|| bad(spec, v))
     }
 
+    /// A positive integer parameter that fits in 32 bits (PE and cube
+    /// counts).
+    pub fn positive_u32(&self, name: &'static str) -> Result<u32, ParamError> {
+        let v = self.positive(name)?;
+        u32::try_from(v).map_err(|_| ParamError::BadValue {
+            param: name,
+            value: v.to_string(),
+            expected: "a count that fits in 32 bits".into(),
+        })
+    }
+
     /// A non-negative integer parameter.
     pub fn count(&self, name: &'static str) -> Result<usize, ParamError> {
         let (spec, v) = self.lookup(name)?;

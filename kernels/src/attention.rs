@@ -109,17 +109,46 @@ pub fn causal_attention_block(
     bn: usize,
     sm_scale: f32,
 ) -> AttnState {
+    causal_rows(cx, q, k, v, 0, q_pos, q_rows, 1, kv_end, bn, sm_scale)
+}
+
+/// The causal loop both layouts share: row `r` of `q` (of which `real`
+/// are real) is query `(first + r) / group`'s position, keys are rows
+/// `kv_base + 0 .. kv_base + kv_end` of `k` and `v`. Key `c` is visible to
+/// row `r` iff `c * group <= first + r` (`c <= pos` for integer `c`), an
+/// integer comparison of index tiles with no division; with one head per
+/// position there is no multiply either.
+#[allow(clippy::too_many_arguments)]
+fn causal_rows(
+    cx: &KernelCx,
+    q: &Tile<f16>,
+    k: Ptr<f16>,
+    v: Ptr<f16>,
+    kv_base: usize,
+    first: usize,
+    real: usize,
+    group: usize,
+    kv_end: usize,
+    bn: usize,
+    sm_scale: f32,
+) -> AttnState {
     let [bm, d] = q.shape();
-    let last_q = q_pos + q_rows.clamp(1, bm) - 1;
+    let group = group.max(1);
+    let first_pos = first / group;
+    let last_pos = (first + real.clamp(1, bm) - 1) / group;
     let mut st = AttnState::new(cx, [bm, d]);
-    for start in (0..kv_end.min(last_q + 1)).step_by(bn.max(1)) {
+    for start in (0..kv_end.min(last_pos + 1)).step_by(bn.max(1)) {
         let rows = bn.min(kv_end - start);
-        let mut s = scores(cx, q, k, start, rows, sm_scale);
-        if start + rows - 1 > q_pos {
-            let future = tl::arange_rows(cx, q_pos, bm).lt(tl::arange_cols(cx, start, rows));
+        let mut s = scores(cx, q, k, kv_base + start, rows, sm_scale);
+        if start + rows - 1 > first_pos {
+            let mut keys = tl::arange_cols(cx, start, rows);
+            if group > 1 {
+                keys = keys * group as f32;
+            }
+            let future = tl::arange_rows(cx, first, bm).lt(keys);
             s = tl::select(cx, &future, f32::NEG_INFINITY, &s);
         }
-        st.absorb(cx, &s, v, start);
+        st.absorb(cx, &s, v, kv_base + start);
     }
     st
 }
@@ -183,13 +212,12 @@ pub fn flash_attention(
 /// Grouped-query attention of one query tile over one K/V head.
 ///
 /// The `q` tile stacks the query heads that share the K/V head: row `r`
-/// is query head `r % group` at sequence position `(row0 + r) / group`, so
+/// is query head `(row0 + r) % group` at position `(row0 + r) / group`, so
 /// the whole group goes through one GEMM against each shared K block and
 /// one against each V block; K/V rows `kv_base ..` of `k` and `v` are the
-/// K/V head's. Causal: key `c` is visible to row `r` iff `c <= pos(r)`,
-/// i.e. `c * group <= row0 + r` — an integer comparison of index tiles,
-/// no division. Key blocks past the tile's last position are skipped while
-/// tracing; a block that crosses the diagonal is masked in the kernel.
+/// K/V head's. Causal: key blocks past the tile's last position are
+/// skipped while tracing, a block that crosses the diagonal is masked in
+/// the kernel (key `c` is visible to row `r` iff `c * group <= row0 + r`).
 #[allow(clippy::too_many_arguments)]
 pub fn gqa_attention_block(
     cx: &KernelCx,
@@ -204,22 +232,16 @@ pub fn gqa_attention_block(
     causal: bool,
     sm_scale: f32,
 ) -> AttnState {
-    let [rows, d] = q.shape();
-    let group = group.max(1);
-    let (first_pos, last_pos) = (row0 / group, (row0 + rows.max(1) - 1) / group);
-    let kv_end = if causal { seq.min(last_pos + 1) } else { seq };
-    let mut st = AttnState::new(cx, [rows, d]);
-    for start in (0..kv_end).step_by(bn.max(1)) {
-        let n = bn.min(kv_end - start);
-        let mut s = scores(cx, q, k, kv_base + start, n, sm_scale);
-        if causal && start + n - 1 > first_pos {
-            let keys = tl::arange_cols(cx, start, n) * group as f32;
-            let future = tl::arange_rows(cx, row0, rows).lt(keys);
-            s = tl::select(cx, &future, f32::NEG_INFINITY, &s);
-        }
-        st.absorb(cx, &s, v, kv_base + start);
+    if causal {
+        // The diagonal block stops at the tile's last position.
+        let rows = q.rows();
+        let kv_end = seq.min((row0 + rows.max(1) - 1) / group.max(1) + 1);
+        causal_rows(
+            cx, q, k, v, kv_base, row0, rows, group, kv_end, bn, sm_scale,
+        )
+    } else {
+        flash_attention_block(cx, q, k, v, kv_base, kv_base + seq, bn, sm_scale)
     }
-    st
 }
 
 /// Flash attention for grouped-query heads: `heads = kv_heads x group`

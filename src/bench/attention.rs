@@ -7,7 +7,7 @@ use kernbench_core::{PeLoc, Topology};
 use kernels::{gqa_attention, gqa_programs};
 use ndarray::{s, Array2};
 
-use super::{random_matrix, write_or_time, BenchError, BenchResult, Check, RunMode};
+use super::{random_matrix, round_f16, write_or_time, BenchError, BenchResult, Check, RunMode};
 use crate::params::{ParamError, ParamSet, ParamSpec, Params};
 use kernbench_core::support::Named;
 
@@ -80,11 +80,7 @@ impl ParamSet for AttentionParams {
             d: p.positive("d")?,
             bm: p.positive("bm")?,
             bn: p.positive("bn")?,
-            pes: u32::try_from(p.positive("pes")?).map_err(|_| ParamError::BadValue {
-                param: "pes",
-                value: p.positive("pes").unwrap_or(0).to_string(),
-                expected: "a count that fits in 32 bits".into(),
-            })?,
+            pes: p.positive_u32("pes")?,
             mask: p.choice("mask")?,
         };
         let bad = |param, value: usize, expected: String| ParamError::BadValue {
@@ -188,15 +184,7 @@ pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchRes
         }
         _ => None,
     };
-    Ok(BenchResult {
-        bench: "attention",
-        params: Default::default(),
-        run,
-        check,
-        extra: Default::default(),
-        events: dev.events(),
-        network: dev.topology().sim.network,
-    })
+    Ok(BenchResult::new("attention", &dev, run, check))
 }
 
 /// Plain attention per query head in f32 (inputs rounded to fp16 as the
@@ -208,8 +196,7 @@ pub fn reference(
     v: &Array2<f32>,
     scale: f32,
 ) -> Array2<f32> {
-    let r16 = |x: &Array2<f32>| x.mapv(|e| f16::from_f32(e).to_f32());
-    let (q, k, v) = (r16(q), r16(k), r16(v));
+    let (q, k, v) = (round_f16(q), round_f16(k), round_f16(v));
     let (g, seq) = (c.group(), c.seq);
     let mut out = Array2::zeros(q.dim());
     for h in 0..c.kv_heads {

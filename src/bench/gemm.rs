@@ -7,7 +7,7 @@ use kernbench_core::{PeLoc, Topology};
 use kernels::{matmul, matmul_grid};
 use ndarray::Array2;
 
-use super::{random_matrix, write_or_time, BenchError, BenchResult, Check, RunMode};
+use super::{random_matrix, round_f16, write_or_time, BenchError, BenchResult, Check, RunMode};
 use crate::params::{ParamError, ParamSet, ParamSpec, Params};
 
 const M: ParamSpec = ParamSpec::positive("m", "512", "rows of A and C");
@@ -77,18 +77,10 @@ impl ParamSet for MultiParams {
     ];
 
     fn parse(p: &Params) -> Result<Self, ParamError> {
-        let count = |name| {
-            let v = p.positive(name)?;
-            u32::try_from(v).map_err(|_| ParamError::BadValue {
-                param: name,
-                value: v.to_string(),
-                expected: "a count that fits in 32 bits".into(),
-            })
-        };
         Ok(MultiParams {
             gemm: GemmParams::parse(p)?,
-            pes: count("pes")?,
-            cubes: count("cubes")?,
+            pes: p.positive_u32("pes")?,
+            cubes: p.positive_u32("cubes")?,
         })
     }
 }
@@ -189,20 +181,11 @@ pub fn run_gemm(
     } else {
         None
     };
-    Ok(BenchResult {
-        bench,
-        params: Default::default(),
-        run,
-        check,
-        extra: Default::default(),
-        events: dev.events(),
-        network: dev.topology().sim.network,
-    })
+    Ok(BenchResult::new(bench, &dev, run, check))
 }
 
 /// `x @ y` in f32 over fp16-rounded inputs: what the kernel computes,
 /// up to accumulation order and the fp16 rounding of the result.
 pub fn reference(x: &Array2<f32>, y: &Array2<f32>) -> Array2<f32> {
-    let r = |a: &Array2<f32>| a.mapv(|v| f16::from_f32(v).to_f32());
-    r(x).dot(&r(y))
+    round_f16(x).dot(&round_f16(y))
 }

@@ -95,6 +95,20 @@ pub struct BenchResult {
 }
 
 impl BenchResult {
+    /// The result of a bench run on `dev`: its launch `run`, the check,
+    /// and the device's engine events and network model; no extra figures.
+    pub fn new(bench: &'static str, dev: &Device, run: RunReport, check: Option<Check>) -> Self {
+        BenchResult {
+            bench,
+            params: Default::default(),
+            run,
+            check,
+            extra: Default::default(),
+            events: dev.events(),
+            network: dev.topology().sim.network,
+        }
+    }
+
     pub fn summary(&self) -> OpLogSummary {
         self.run.summary
     }
@@ -305,6 +319,12 @@ pub(crate) fn write_or_time<T: kernbench_core::dsl::Elem>(
         Some(d) => dev.write(t, d)?,
         None => dev.write_timing(t)?,
     })
+}
+
+/// Values rounded to fp16, as the device stores them: what references
+/// compute from.
+pub(crate) fn round_f16(a: &ndarray::Array2<f32>) -> ndarray::Array2<f32> {
+    a.mapv(|v| half::f16::from_f32(v).to_f32())
 }
 
 /// Deterministic pseudo-random values in [-1, 1) (xorshift64*), so runs

@@ -9,7 +9,7 @@ use kernbench_core::Topology;
 use kernels::{ring_allreduce, ReduceOp};
 use ndarray::Array2;
 
-use super::{random_matrix, write_or_time, BenchError, BenchResult, Check, RunMode};
+use super::{random_matrix, round_f16, write_or_time, BenchError, BenchResult, Check, RunMode};
 use crate::params::{ParamError, ParamSet, ParamSpec, Params};
 
 /// Where each rank's buffer lives.
@@ -100,10 +100,9 @@ pub fn rank_input(rank: usize, len: usize) -> Array2<f32> {
 
 /// The all-reduced vector, combined in rank order in f32 over fp16 inputs.
 pub fn reference(n: usize, len: usize, op: ReduceOp) -> Array2<f32> {
-    let h = |a: Array2<f32>| a.mapv(|v| f16::from_f32(v).to_f32());
-    let mut acc = h(rank_input(0, len));
+    let mut acc = round_f16(&rank_input(0, len));
     for r in 1..n {
-        let x = h(rank_input(r, len));
+        let x = round_f16(&rank_input(r, len));
         acc.zip_mut_with(&x, |a, b| {
             *a = match op {
                 ReduceOp::Sum => *a + b,
@@ -272,12 +271,7 @@ pub fn finish(
     .into_iter()
     .collect();
     BenchResult {
-        bench,
-        params: Default::default(),
-        run,
-        check,
         extra,
-        events: dev.events(),
-        network: dev.topology().sim.network,
+        ..BenchResult::new(bench, dev, run, check)
     }
 }

@@ -134,6 +134,8 @@ pub struct OpLog {
     intervals: [Vec<(Ps, Ps)>; 7],
     /// Per lane, the length of the union of settled intervals.
     settled: [Ps; 7],
+    /// Per lane, the list length at which the next settle sorts it.
+    settle_at: [usize; 7],
 }
 
 impl OpLog {
@@ -208,14 +210,16 @@ impl OpLog {
     pub fn settle(&mut self, before: Ps) {
         for i in 0..self.intervals.len() {
             let v = &mut self.intervals[i];
-            // Amortized: a short list is cheap to keep.
-            if v.len() < SETTLE_AT {
+            // Amortized: a short list is cheap to keep, and one a long
+            // program holds back waits until it has doubled.
+            if v.len() < self.settle_at[i].max(SETTLE_AT) {
                 continue;
             }
             merge(v);
             let keep = v.partition_point(|&(_, e)| e <= before);
             self.settled[i] += v[..keep].iter().map(|(s, e)| e - s).sum::<Ps>();
             v.drain(..keep);
+            self.settle_at[i] = 2 * v.len();
         }
     }
 

@@ -230,7 +230,9 @@ impl Device {
         self.run_programs(K::NAME, programs)
     }
 
-    /// Traces the programs of a launch and maps them onto PEs.
+    /// Maps the programs of a launch onto PEs; program 0 is traced now (a
+    /// kernel that cannot trace fails here), the others when their PE
+    /// starts them.
     pub fn trace<K: Kernel>(
         &self,
         args: &K::Args,
@@ -239,7 +241,8 @@ impl Device {
         trace_launch::<K>(&self.machine.topo, args, opts)
     }
 
-    /// Runs already traced programs (see [`Self::trace`]).
+    /// Runs programs mapped onto PEs (see [`Self::trace`]); deferred ones
+    /// are traced as their PE starts them.
     pub fn run_programs(
         &mut self,
         kernel: &str,
@@ -296,8 +299,7 @@ impl Device {
         let events = self.sim.events_processed();
         let window = sram_window(&self.machine.topo);
         let mem = if self.data { Some(&mut self.mem) } else { None };
-        let run =
-            Executor::new(&mut self.sim, mem, &mut log, work, window, queues).run_counted(start);
+        let run = Executor::new(&mut self.sim, mem, &mut log, work, window, queues).run(start);
         let (span, peak_commands) = match run {
             Ok(done) => done,
             Err(e) => {

@@ -79,9 +79,9 @@ pub(super) fn check_args(topo: &Topology, values: &[ArgValue]) -> Result<(), Run
     Ok(())
 }
 
-/// Maps every program of a launch onto a PE; each is traced when its PE
-/// starts it (program 0 is traced now, so a kernel that cannot trace fails
-/// before anything runs).
+/// Maps every program of a launch onto a PE. Program 0 is traced now, so a
+/// kernel that cannot trace fails before anything runs; the others are
+/// traced when their PE starts them.
 pub fn trace_launch<K: Kernel>(
     topo: &Topology,
     args: &K::Args,
@@ -104,14 +104,16 @@ pub fn trace_launch<K: Kernel>(
     }
     let cfg = trace_config(topo);
     let grid = opts.grid;
-    K::trace(args, &ProgramInfo::grid([0, 0, 0], grid), &cfg)?;
+    let mut first = Some(K::trace(args, &ProgramInfo::grid([0, 0, 0], grid), &cfg)?);
     let shared = Arc::new(args.clone());
     let mut per_pe: BTreeMap<u32, (PeLoc, Vec<Program>)> = BTreeMap::new();
     for i in 0..n {
         let id = [i % g0, (i / g0) % g1, i / (g0 * g1)];
         let args = shared.clone();
-        let program =
-            Program::deferred(move || K::trace(&args, &ProgramInfo::grid(id, grid), &cfg));
+        let program = match first.take() {
+            Some(stream) => Program::traced(stream),
+            None => Program::deferred(move || K::trace(&args, &ProgramInfo::grid(id, grid), &cfg)),
+        };
         let pe = match &opts.mapping {
             Mapping::Spread => PeLoc::from_global((i % total) as u32, topo),
             Mapping::Pes(pes) => pes[i % pes.len()],

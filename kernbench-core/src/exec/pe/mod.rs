@@ -215,13 +215,9 @@ impl<'a> Executor<'a> {
     }
 
     /// Sends every PE its launch descriptor from the host at `at`, runs all
-    /// programs, and returns when they ran.
-    pub fn run(self, at: Ps) -> Result<Span, ExecError> {
-        self.run_counted(at).map(|(span, _)| span)
-    }
-
-    /// [`Self::run`], also returning the most commands held at once.
-    pub fn run_counted(mut self, at: Ps) -> Result<(Span, usize), ExecError> {
+    /// programs, and returns when they ran and the most commands held at
+    /// once.
+    pub fn run(mut self, at: Ps) -> Result<(Span, usize), ExecError> {
         for i in 0..self.slots.len() {
             let dst = Endpoint::Mem(self.slots[i].loc.tcm(0));
             let (bytes, setup) = (self.costs.launch_bytes, self.costs.host_setup);

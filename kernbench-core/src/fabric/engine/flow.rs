@@ -22,10 +22,6 @@
 use crate::fabric::link::Link;
 use crate::fabric::units::Ps;
 
-/// Bursts sampled per transfer for its lane shares: a longer transfer's
-/// lane pattern repeats well within this many bursts.
-const LANE_SAMPLE: u32 = 1 << 16;
-
 /// Flow-mode state of one transfer (empty in burst mode).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Flow {
@@ -79,6 +75,8 @@ pub(super) struct FlowNet {
     comp_links: Vec<u32>,
     comp_flows: Vec<u32>,
     stack: Vec<u32>,
+    /// The component's rates before the recomputation, in `comp_flows` order.
+    old_rates: Vec<f64>,
 }
 
 /// A flow whose finish moved: it drains at `at` (generation `gen`).
@@ -102,6 +100,7 @@ impl FlowNet {
             comp_links: Vec::new(),
             comp_flows: Vec::new(),
             stack: Vec::new(),
+            old_rates: Vec::new(),
         }
     }
 
@@ -195,19 +194,15 @@ impl FlowNet {
             }
         }
         // Bring every flow's remaining bytes up to now; rates restart at 0.
-        let old: Vec<f64> = self
-            .comp_flows
-            .iter()
-            .map(|&x| {
-                let f = flows[x as usize].as_mut();
-                let old = f.rate;
-                f.remaining = (f.remaining - f.rate * (now - f.since) as f64).max(0.0);
-                f.since = now;
-                f.rate = 0.0;
-                f.frozen = false;
-                old
-            })
-            .collect();
+        self.old_rates.clear();
+        for &x in &self.comp_flows {
+            let f = flows[x as usize].as_mut();
+            self.old_rates.push(f.rate);
+            f.remaining = (f.remaining - f.rate * (now - f.since) as f64).max(0.0);
+            f.since = now;
+            f.rate = 0.0;
+            f.frozen = false;
+        }
         for &l in &self.comp_links {
             let l = l as usize;
             self.residual[l] = self.cap[l];
@@ -268,7 +263,11 @@ impl FlowNet {
         }
         for (k, &x) in self.comp_flows.iter().enumerate() {
             let f = flows[x as usize].as_mut();
-            if f.rate == old[k] && Some(x) != new {
+            // Rates recomputed from scratch may differ in the last bits:
+            // keep the old rate, and the finish event already queued.
+            let old = self.old_rates[k];
+            if (f.rate - old).abs() <= old * 1e-12 && Some(x) != new {
+                f.rate = old;
                 continue;
             }
             f.gen = f.gen.wrapping_add(1);
@@ -286,24 +285,11 @@ impl FlowNet {
     }
 }
 
-/// The share of a transfer's bytes on each lane of a group of `lanes`,
-/// from `burst(b) = (lane index, bytes)` of its `n` bursts (the first
-/// [`LANE_SAMPLE`] of them: lane patterns repeat well within that).
-pub(super) fn lane_shares(
-    n: u32,
-    lanes: u32,
-    burst: impl Fn(u32) -> (u64, u64),
-    out: &mut Vec<(u32, f64)>,
-    first_link: u32,
-) {
-    let mut bytes = vec![0u64; lanes as usize];
-    let mut total = 0u64;
-    for b in 0..n.min(LANE_SAMPLE) {
-        let (lane, len) = burst(b);
-        bytes[(lane % u64::from(lanes)) as usize] += len;
-        total += len;
-    }
-    for (i, &b) in bytes.iter().enumerate() {
+/// Each lane's share of the bytes in `lane_bytes` (lanes from
+/// `first_link` on), for the lanes that carry any.
+pub(super) fn lane_shares(lane_bytes: &[u64], first_link: u32, out: &mut Vec<(u32, f64)>) {
+    let total: u64 = lane_bytes.iter().sum();
+    for (i, &b) in lane_bytes.iter().enumerate() {
         if b > 0 {
             out.push((first_link + i as u32, b as f64 / total as f64));
         }

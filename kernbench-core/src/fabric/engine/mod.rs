@@ -1,67 +1,43 @@
 //! The discrete-event engine: integer-picosecond time, a monotone event
-//! queue, per-link occupancy, and burst-level transfers.
+//! queue (`queue.rs`), per-link occupancy, and transfers between endpoints.
 //!
 //! A transfer is split into bursts (`hbm.burst_bytes`), cut per run when
 //! its bytes lie in strided runs ([`Runs`]: a block of a row-major tensor),
-//! and each burst maps to an HBM pseudo-channel by its own address. The
-//! source injects one burst at a time: the next as soon as the first link
-//! has serialized the previous one, so concurrent transfers interleave on
-//! shared links. A
-//! burst crosses its route cut-through: at each link it starts when its head
-//! arrives and the link is free (first come, first served), occupies the
-//! link for bytes / bandwidth (and never finishes before its tail has
-//! arrived from upstream), and its head reaches the next hop after the
-//! link's overhead and propagation. Contention, head-of-line blocking and
+//! and each burst maps to an HBM pseudo-channel by its own address
+//! (`transfer.rs`). In burst mode (the reference) the source injects one
+//! burst at a time, the next as soon as the first link has serialized the
+//! previous one, so concurrent transfers interleave on shared links, and
+//! each burst crosses its route cut-through, first come, first served on
+//! every link (`burst.rs`). Contention, head-of-line blocking and
 //! back-to-back serialization follow from these rules alone.
 //!
 //! In flow mode (`sim.network: flow`, [`Network::Flow`]) a transfer is one
 //! flow instead, sharing links max-min fairly with the flows it meets
-//! (`flow.rs`); fixed costs are charged as in burst mode.
+//! (`flow.rs`, `flow_steps.rs`); fixed costs are charged as in burst mode.
 //!
-//! Routes are computed once per pair of endpoints and shared.
+//! Routes are computed once per pair of places and shared (`routes.rs`).
 
+mod burst;
 mod flow;
 mod flow_steps;
 mod queue;
+mod routes;
 mod transfer;
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 pub use queue::EventQueue;
 pub use transfer::{HopTime, Runs, TransferError, TransferId, TransferReport};
 
-use crate::fabric::addr::{Endpoint, PhysAddr};
+use crate::fabric::addr::Endpoint;
 use crate::fabric::machine::Machine;
-use crate::fabric::route::Route;
 use crate::fabric::topology::Network;
 use crate::fabric::units::Ps;
 
 use flow::{Finish, FlowNet};
+use routes::{FnvBuild, RouteCache};
 use transfer::Transfer;
-
-/// FNV-1a: the route cache's keys are a few small integers, looked up once
-/// per transfer on the hot path, where SipHash's cost shows.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
 
 /// What the engine does at a point in time.
 #[derive(Debug, Clone, Copy)]
@@ -133,11 +109,11 @@ pub struct Sim<T = ()> {
     /// Flow-mode link shares (`None` in burst mode).
     flows: Option<FlowNet>,
     finishes: Vec<Finish>,
-    /// Routes by endpoint pair (offsets zeroed: a route depends on places,
-    /// not addresses).
-    routes: HashMap<(Endpoint, Endpoint), Arc<Route>, BuildHasherDefault<Fnv>>,
+    routes: RouteCache,
     /// Flow mode: per route, the last posted send not yet drained.
-    posted_last: HashMap<usize, u32>,
+    posted_last: HashMap<usize, u32, FnvBuild>,
+    /// Scratch: a flow's bytes per HBM lane.
+    lane_bytes: Vec<u64>,
 }
 
 impl Sim {
@@ -189,8 +165,9 @@ impl<T: Copy> Sim<T> {
         Sim {
             flows,
             finishes: Vec::new(),
-            routes: HashMap::default(),
-            posted_last: HashMap::new(),
+            routes: RouteCache::default(),
+            posted_last: HashMap::default(),
+            lane_bytes: Vec::new(),
             machine,
             queue: EventQueue::new(),
             link_free: vec![0; links],
@@ -218,37 +195,7 @@ impl<T: Copy> Sim<T> {
         self.events
     }
 
-    /// The network model in use (from `sim.network` of the topology).
-    pub fn network(&self) -> Network {
-        match self.flows {
-            Some(_) => Network::Flow,
-            None => Network::Burst,
-        }
-    }
-
-    /// The route from `src` to `dst`, computed once per pair of places.
-    fn route(&mut self, src: Endpoint, dst: Endpoint) -> Result<Arc<Route>, TransferError> {
-        let place = |e: Endpoint| -> Result<Endpoint, TransferError> {
-            Ok(match e {
-                Endpoint::Mem(a) => {
-                    a.check(&self.machine.topo)
-                        .map_err(crate::fabric::route::RouteError::from)?;
-                    Endpoint::Mem(PhysAddr { offset: 0, ..a })
-                }
-                Endpoint::Host => Endpoint::Host,
-            })
-        };
-        let key = (place(src)?, place(dst)?);
-        if let Some(r) = self.routes.get(&key) {
-            return Ok(r.clone());
-        }
-        let r = Arc::new(self.machine.route(src, dst)?);
-        self.routes.insert(key, r.clone());
-        Ok(r)
-    }
-
     /// A transfer, made a flow in flow mode.
-    #[allow(clippy::too_many_arguments)]
     fn transfer(
         &mut self,
         src: Endpoint,
@@ -258,10 +205,10 @@ impl<T: Copy> Sim<T> {
         at: Ps,
         token: T,
     ) -> Result<Transfer<T>, TransferError> {
-        let route = self.route(src, dst)?;
+        let route = self.routes.get(&self.machine, src, dst)?;
         let mut t = Transfer::new(&self.machine, route, src, dst, runs, setup_ps, at, token)?;
         if self.flows.is_some() {
-            t.as_flow();
+            t.as_flow(&mut self.lane_bytes);
         }
         Ok(t)
     }
@@ -450,61 +397,6 @@ impl<T: Copy> Sim<T> {
                     tail: now,
                 },
             );
-        }
-    }
-
-    fn hop(&mut self, now: Ps, xfer: u32, burst: u32, hop: u16, tail_in: Ps) {
-        let t = &mut self.transfers[xfer as usize];
-        let h = t.route.hops[hop as usize];
-        let lane = if h.lanes > 1 {
-            t.lane(hop as usize, burst) % u64::from(h.lanes)
-        } else {
-            0
-        };
-        let link_id = h.link.0 as usize + lane as usize;
-        let link = &self.machine.links[link_id];
-        let bytes = t.burst_len(burst);
-        let start = now.max(self.link_free[link_id]);
-        let ser = if bytes == self.burst {
-            self.full_burst_ps[link_id]
-        } else {
-            link.bw.ser_ps(bytes)
-        };
-        let end = (start + ser).max(tail_in);
-        self.link_free[link_id] = end;
-        let d = link.delay_ps();
-        let (head_out, tail_out) = (start + d, end + d);
-        t.hop_times[hop as usize].touch(head_out, tail_out);
-        if hop == 0 && burst + 1 == t.n_bursts {
-            if let Some(token) = t.on_injected {
-                // The last burst is on the wire: the source is done.
-                self.queue.push(end, Event::Timer { token });
-            }
-        }
-        if hop == 0 && t.injected < t.n_bursts {
-            // The source streams the next burst once this one is on the wire;
-            // a group of parallel lanes (HBM pseudo-channels) takes the next
-            // burst as soon as this one has a lane.
-            let next = if h.lanes > 1 { start } else { end };
-            self.queue.push(next, Event::Inject { xfer });
-        }
-        if (hop as usize) + 1 < t.route.hops.len() {
-            self.queue.push(
-                head_out,
-                Event::Hop {
-                    xfer,
-                    burst,
-                    hop: hop + 1,
-                    tail: tail_out,
-                },
-            );
-        } else {
-            t.arrived += 1;
-            t.last_tail = t.last_tail.max(tail_out);
-            if t.arrived == t.n_bursts {
-                let at = t.last_tail;
-                self.queue.push(at, Event::Done { xfer });
-            }
         }
     }
 

@@ -1,7 +1,5 @@
 //! Per-transfer state and its report.
 
-use std::sync::Arc;
-
 use crate::fabric::addr::{Endpoint, Space};
 use crate::fabric::link::NodeId;
 use crate::fabric::machine::Machine;
@@ -9,6 +7,10 @@ use crate::fabric::route::{Route, RouteError};
 use crate::fabric::units::Ps;
 
 use super::flow::{lane_shares, Flow};
+use super::routes::Path;
+
+/// Bursts sampled per strided transfer for its lane shares.
+const LANE_SAMPLE: u32 = 1 << 16;
 
 /// Why a transfer could not start.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -110,7 +112,7 @@ impl From<u64> for Runs {
 }
 
 pub(super) struct Transfer<T> {
-    pub route: Arc<Route>,
+    pub route: Path,
     pub bytes: u64,
     pub burst_bytes: u64,
     pub n_bursts: u32,
@@ -158,7 +160,7 @@ impl<T: Copy> Transfer<T> {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         m: &Machine,
-        route: Arc<Route>,
+        route: Path,
         src: Endpoint,
         dst: Endpoint,
         runs: Runs,
@@ -222,13 +224,13 @@ impl<T: Copy> Transfer<T> {
     /// last bursts first come, first served. A lone transfer so takes as
     /// long as in burst mode, and flows that drain together leave one
     /// burst apart, as they do there.
-    pub fn as_flow(&mut self) {
+    pub fn as_flow(&mut self, lane_bytes: &mut Vec<u64>) {
         let last = self.burst_len(self.n_bursts - 1);
         let mut res = Vec::with_capacity(self.route.hops.len());
         for (i, h) in self.route.hops.iter().enumerate() {
             if h.lanes > 1 {
-                let burst = |b| (self.lane(i, b), self.burst_len(b));
-                lane_shares(self.n_bursts, h.lanes, burst, &mut res, h.link.0);
+                self.bytes_per_lane(i, h.lanes, last, lane_bytes);
+                lane_shares(lane_bytes, h.link.0, &mut res);
             } else {
                 res.push((h.link.0, 1.0));
             }
@@ -244,10 +246,34 @@ impl<T: Copy> Transfer<T> {
                 false
             }
         });
-        let gen = self.flow.gen;
         let body = self.bytes.max(1).saturating_sub(last);
         self.flow = Flow::new(res, body);
-        self.flow.gen = gen;
+    }
+
+    /// Bytes landing on each of `lanes` lanes at hop `hop`, as burst mode
+    /// lands them. Contiguous bursts follow one another over the lanes, so
+    /// their counts are a closed form; strided ones go by the address of
+    /// each burst (the first [`LANE_SAMPLE`] of them: lane patterns repeat
+    /// well within that).
+    fn bytes_per_lane(&self, hop: usize, lanes: u32, last: u64, out: &mut Vec<u64>) {
+        let l = u64::from(lanes);
+        out.clear();
+        out.resize(lanes as usize, 0);
+        if self.runs.count <= 1 {
+            let n = u64::from(self.n_bursts);
+            let first = self.lane(hop, 0) % l;
+            for j in 0..l {
+                let bursts = n / l + u64::from(j < n % l);
+                out[((first + j) % l) as usize] = bursts * self.burst_bytes;
+            }
+            // The last burst may be short.
+            let end = self.lane(hop, self.n_bursts - 1) % l;
+            out[end as usize] -= self.burst_bytes - last;
+            return;
+        }
+        for b in 0..self.n_bursts.min(LANE_SAMPLE) {
+            out[(self.lane(hop, b) % l) as usize] += self.burst_len(b);
+        }
     }
 
     /// Bytes in burst `b`: a run's last burst may be short.
@@ -318,7 +344,7 @@ pub(super) fn report<T>(all: &[Transfer<T>], id: TransferId) -> Option<TransferR
         start: first.start,
         done,
         setup_ps: phases.iter().map(|p| p.setup_ps).sum(),
-        routes: phases.iter().map(|p| Route::clone(&p.route)).collect(),
+        routes: phases.iter().map(|p| p.route.route()).collect(),
         trace,
     })
 }
@@ -338,8 +364,12 @@ mod tests {
         })
     }
 
-    fn route(m: &Machine, src: Endpoint, dst: Endpoint) -> Arc<Route> {
-        Arc::new(m.route(src, dst).unwrap())
+    fn route(m: &Machine, src: Endpoint, dst: Endpoint) -> Path {
+        let r = m.route(src, dst).unwrap();
+        Path {
+            from: r.from,
+            hops: r.hops.into(),
+        }
     }
 
     fn tcm() -> Endpoint {
