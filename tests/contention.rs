@@ -2,20 +2,11 @@
 
 mod common;
 
-use common::machine;
+use common::{at, machine};
 use kernbench_core::fabric::engine::Sim;
-use kernbench_core::{Endpoint, PhysAddr, Space, Topology};
+use kernbench_core::{Endpoint, Space, Topology};
 
 const MIB: u64 = 1 << 20;
-
-fn at(cube: u32, space: Space) -> Endpoint {
-    Endpoint::Mem(PhysAddr {
-        sip: 0,
-        cube,
-        space,
-        offset: 0,
-    })
-}
 
 /// Starts all `(src, dst)` copies at t = 0; returns the latest completion (ps).
 fn makespan(copies: &[(Endpoint, Endpoint)]) -> u64 {

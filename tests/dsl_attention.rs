@@ -205,9 +205,8 @@ fn flash_attention_matches_the_reference() {
 /// modes.
 #[test]
 fn gqa_attention_bench_matches_the_reference() {
-    use kernbench::bench::{self, RunMode};
+    use kernbench::bench::RunMode;
     use kernbench_core::fabric::topology::Network;
-    let spec = bench::find("attention").unwrap();
     for network in [Network::Burst, Network::Flow] {
         let mut t = Topology::default_topology();
         t.sim.network = network;
@@ -216,21 +215,19 @@ fn gqa_attention_bench_matches_the_reference() {
             ("full", 300, 96, 64),
             ("causal", 300, 96, 64),
         ] {
-            let p: Vec<(String, String)> = [
+            let (seq_, bm_, bn_) = (seq.to_string(), bm.to_string(), bn.to_string());
+            let p = [
                 ("mask", mask),
-                ("seq", &seq.to_string()),
-                ("bm", &bm.to_string()),
-                ("bn", &bn.to_string()),
+                ("seq", &*seq_),
+                ("bm", &*bm_),
+                ("bn", &*bn_),
                 ("d", "64"),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+            ];
             let mode = RunMode {
                 check: true,
                 ..RunMode::default()
             };
-            let r = spec.run(&t, &p, mode).unwrap();
+            let r = common::run_bench(&t, "attention", &p, mode);
             let c = r.check.unwrap();
             assert!(c.ok, "{network:?} {mask} seq {seq}: {c:?}");
             // One GEMM per (query tile, K block) for the whole group of 4

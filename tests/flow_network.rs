@@ -6,8 +6,8 @@ mod common;
 
 use std::sync::Arc;
 
-use common::machine;
-use kernbench::bench::{self, RunMode};
+use common::{at, machine, run_bench, timing_only};
+use kernbench::bench::RunMode;
 use kernbench_core::fabric::engine::Sim;
 use kernbench_core::fabric::probe::probe_all;
 use kernbench_core::fabric::topology::Network;
@@ -19,15 +19,6 @@ fn topo(network: Network) -> Topology {
     let mut t = Topology::default_topology();
     t.sim.network = network;
     t
-}
-
-fn at(cube: u32, space: Space) -> Endpoint {
-    Endpoint::Mem(PhysAddr {
-        sip: 0,
-        cube,
-        space,
-        offset: 0,
-    })
 }
 
 fn pe(cube: u32, pe: u32) -> Endpoint {
@@ -229,17 +220,8 @@ fn a_copy_within_one_tcm_moves_nothing_in_either_mode() {
 
 /// Wall (or collective latency) of a bench in both modes.
 fn both(name: &str, params: &[(&str, &str)]) -> (f64, f64, u64, u64) {
-    let spec = bench::find(name).unwrap();
-    let owned: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let mode = RunMode {
-        data: false,
-        ..RunMode::default()
-    };
     let run = |n| {
-        let r = spec.run(&topo(n), &owned, mode).unwrap();
+        let r = run_bench(&topo(n), name, params, timing_only());
         let t = r.extra.get("latency_ns").copied().unwrap_or(r.run.wall_ns);
         (t, r.events)
     };
@@ -307,8 +289,6 @@ fn ring_allreduce_agrees_per_ring_kind_at_16_mib() {
 
 #[test]
 fn reruns_and_data_on_or_off_are_identical_in_both_modes() {
-    let spec = bench::find("attention").unwrap();
-    let p = vec![("seq".to_string(), "256".to_string())];
     for n in [Network::Burst, Network::Flow] {
         let t = topo(n);
         let json = |data| {
@@ -316,7 +296,8 @@ fn reruns_and_data_on_or_off_are_identical_in_both_modes() {
                 data,
                 ..RunMode::default()
             };
-            spec.run(&t, &p, mode).unwrap().to_json().to_string()
+            let r = run_bench(&t, "attention", &[("seq", "256")], mode);
+            r.to_json().to_string()
         };
         let first = json(true);
         assert_eq!(first, json(true), "{n:?} rerun");
@@ -331,25 +312,15 @@ fn a_million_commands_are_held_one_program_per_pe_at_a_time() {
     use kernels::{gqa_attention, gqa_programs};
 
     let (seq, heads, kv_heads, d, bm, bn, pes) = (4096, 32, 4, 64, 64, 64, 8);
-    let spec = bench::find("attention").unwrap();
-    let p: Vec<(String, String)> = [
-        ("seq", seq),
-        ("heads", heads),
-        ("kv_heads", kv_heads),
-        ("d", d),
-        ("bm", bm),
-        ("bn", bn),
-        ("pes", pes),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
     let t = topo(Network::Flow);
-    let mode = RunMode {
-        data: false,
-        ..RunMode::default()
-    };
-    let r = spec.run(&t, &p, mode).unwrap();
+    let text = [seq, heads, kv_heads, d, bm, bn, pes].map(|v| v.to_string());
+    let names = ["seq", "heads", "kv_heads", "d", "bm", "bn", "pes"];
+    let p: Vec<(&str, &str)> = names
+        .iter()
+        .copied()
+        .zip(text.iter().map(String::as_str))
+        .collect();
+    let r = run_bench(&t, "attention", &p, timing_only());
     let c = r.run.summary.commands;
     let total = c.dma_read + c.dma_write + c.gemm + c.math + c.ipcq_send + c.ipcq_recv;
     assert!(total >= 1_000_000, "{total} commands");

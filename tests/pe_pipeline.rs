@@ -3,32 +3,17 @@
 
 mod common;
 
-use common::{os_fold_cycles, topo_with, topo_with_all};
-use kernbench::bench::{self, RunMode};
+use common::{os_fold_cycles, run_bench, timing_only, topo_with, topo_with_all};
+use kernbench::bench::RunMode;
 use kernbench_core::dsl::prelude::*;
 use kernbench_core::dsl::Stage;
 use kernbench_core::host::{Device, LaunchOptions, Place, RuntimeError};
 use kernbench_core::Topology;
 use proptest::prelude::*;
 
-fn run(topo: &Topology, bench: &str, params: &[(&str, &str)], mode: RunMode) -> bench::BenchResult {
-    let p: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    bench::find(bench).unwrap().run(topo, &p, mode).unwrap()
-}
-
 fn checked() -> RunMode {
     RunMode {
         check: true,
-        ..RunMode::default()
-    }
-}
-
-fn timing_only() -> RunMode {
-    RunMode {
-        data: false,
         ..RunMode::default()
     }
 }
@@ -46,7 +31,7 @@ proptest! {
         for variant in ["hbm_ref", "tcm", "sram"] {
             let (m_, k_, n_) = (m.to_string(), k.to_string(), n.to_string());
             let (bm, bn, bk) = (blocks.0.to_string(), blocks.1.to_string(), blocks.2.to_string());
-            let r = run(&topo, "gemm", &[("m", &m_), ("k", &k_), ("n", &n_), ("staging", variant),
+            let r = run_bench(&topo, "gemm", &[("m", &m_), ("k", &k_), ("n", &n_), ("staging", variant),
                 ("bm", &bm), ("bn", &bn), ("bk", &bk)], checked());
             let c = r.check.unwrap();
             prop_assert!(c.ok, "{variant} {m}x{k}x{n}: {c:?}");
@@ -72,7 +57,7 @@ fn gemm_512_cubed_on_one_pe_respects_the_ideal_pipeline_bounds() {
     let fold_ns = os_fold_cycles(&t, (128 / tk) as u64) as f64 / g.clock_ghz;
     let hbm_gbs = t.hbm_ctrl.effective_bw_gbs();
     for variant in ["hbm_ref", "tcm", "sram"] {
-        let r = run(&t, "gemm", &[("staging", variant)], timing_only());
+        let r = run_bench(&t, "gemm", &[("staging", variant)], timing_only());
         let s = r.summary();
         assert_eq!(s.gemm_tile_count, 2048);
         assert_eq!(s.gemm_tile_count, tiles(&t, 512, 512, 512));
@@ -104,7 +89,7 @@ fn gemm_512_cubed_on_one_pe_respects_the_ideal_pipeline_bounds() {
 fn pes_sharing_one_hbm_slice_slow_each_other_and_more_cubes_help() {
     let t = Topology::default_topology();
     let p = |pes: &'static str, cubes: &'static str| {
-        run(
+        run_bench(
             &t,
             "gemm-multi-pe",
             &[("staging", "hbm_ref"), ("pes", pes), ("cubes", cubes)],
@@ -128,9 +113,9 @@ fn timings_do_not_depend_on_data_or_on_the_run() {
     let t = Topology::default_topology();
     for variant in ["hbm_ref", "tcm", "sram"] {
         let params = [("m", "96"), ("k", "200"), ("n", "70"), ("staging", variant)];
-        let a = run(&t, "gemm", &params, RunMode::default());
-        let b = run(&t, "gemm", &params, timing_only());
-        let c = run(&t, "gemm", &params, timing_only());
+        let a = run_bench(&t, "gemm", &params, RunMode::default());
+        let b = run_bench(&t, "gemm", &params, timing_only());
+        let c = run_bench(&t, "gemm", &params, timing_only());
         assert_eq!(a.run.wall_ns, b.run.wall_ns, "{variant}");
         assert_eq!(a.summary(), b.summary());
         assert_eq!(a.engines(), b.engines());
@@ -142,7 +127,7 @@ fn timings_do_not_depend_on_data_or_on_the_run() {
 fn results_respond_to_the_topology() {
     let base = Topology::default_topology();
     let wall = |t: &Topology, variant| {
-        run(t, "gemm", &[("staging", variant)], timing_only())
+        run_bench(t, "gemm", &[("staging", variant)], timing_only())
             .run
             .wall_ns
     };

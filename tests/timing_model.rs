@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{os_fold_cycles, topo_with_all};
-use kernbench::bench::{self, BenchResult, RunMode};
+use common::{os_fold_cycles, run_bench, timing_only, topo_with_all};
+use kernbench::bench::BenchResult;
 use kernbench_core::dsl::prelude::*;
 use kernbench_core::dsl::CommandKind;
 use kernbench_core::exec::oplog::RecordKind;
@@ -14,15 +14,7 @@ use kernbench_core::host::{Device, LaunchOptions, Place};
 use kernbench_core::Topology;
 
 fn gemm(t: &Topology, params: &[(&str, &str)]) -> BenchResult {
-    let p: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let mode = RunMode {
-        data: false,
-        ..RunMode::default()
-    };
-    bench::find("gemm").unwrap().run(t, &p, mode).unwrap()
+    run_bench(t, "gemm", params, timing_only())
 }
 
 /// One `m x k x n` dot (a single program, one K step) staged in TCM.

@@ -113,3 +113,38 @@ pub fn os_fold_cycles(t: &Topology, kt: u64) -> u64 {
     let (r, c) = (u64::from(g.mac_rows), u64::from(g.mac_cols));
     kt * u64::from(g.tile_k) + r + c - 2
 }
+
+/// Runs registered bench `bench` with `params` on `topo`.
+pub fn run_bench(
+    topo: &Topology,
+    bench: &str,
+    params: &[(&str, &str)],
+    mode: kernbench::bench::RunMode,
+) -> kernbench::bench::BenchResult {
+    let p: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    kernbench::bench::find(bench)
+        .unwrap()
+        .run(topo, &p, mode)
+        .unwrap()
+}
+
+/// A timing-only run: no data, no check.
+pub fn timing_only() -> kernbench::bench::RunMode {
+    kernbench::bench::RunMode {
+        data: false,
+        ..kernbench::bench::RunMode::default()
+    }
+}
+
+/// Offset 0 of `space` in cube `cube` of SIP 0.
+pub fn at(cube: u32, space: kernbench_core::Space) -> kernbench_core::Endpoint {
+    kernbench_core::Endpoint::Mem(kernbench_core::PhysAddr {
+        sip: 0,
+        cube,
+        space,
+        offset: 0,
+    })
+}
