@@ -26,8 +26,19 @@ pub fn all_reduce_sum(
     ring: &Ring,
     ts: &[Tensor<f16>],
 ) -> Result<RunReport, RuntimeError> {
+    all_reduce_sum_via(dev, ring, ts, BufferKind::Tcm)
+}
+
+/// [`all_reduce_sum`] with the IPCQ messages landing in receive buffers of
+/// kind `buffer`.
+pub fn all_reduce_sum_via(
+    dev: &mut Device,
+    ring: &Ring,
+    ts: &[Tensor<f16>],
+    buffer: BufferKind,
+) -> Result<RunReport, RuntimeError> {
     let len = ts.first().map_or(0, |t| t.rows() * t.cols());
-    dev.launch_ring::<ring_allreduce>(ring, BufferKind::Tcm, |r| {
+    dev.launch_ring::<ring_allreduce>(ring, buffer, |r| {
         // The kernel reduces a vector: a dense tensor seen as one row.
         let flat = Ptr::<f16>::vector(ts[r].ptr().base(), len);
         ring_allreduce::args(flat, len, ReduceOp::Sum, SEG)

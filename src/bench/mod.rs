@@ -3,7 +3,7 @@
 //! allocates and fills its tensors, launches kernels and reports.
 
 pub mod attention;
-mod gemm;
+pub mod gemm;
 pub mod ring;
 mod tp;
 

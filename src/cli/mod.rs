@@ -7,7 +7,6 @@ pub mod lower;
 pub mod probe;
 pub mod run;
 
-use std::io::Write as _;
 use std::path::Path;
 
 use kernbench_core::fabric::topology::Network;
@@ -23,6 +22,8 @@ pub enum CliError {
     Usage(String),
     #[error("{0}")]
     Failed(String),
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
 }
 
 /// Prints a command's output, or its error as one line; the exit code.
@@ -62,34 +63,12 @@ pub fn parse_params(raw: &[String]) -> Result<Vec<(String, String)>, CliError> {
         .collect()
 }
 
-/// Writes `bytes` to `path` whole: into a temporary file beside it, then
-/// renamed over it, so an interrupted run never leaves a truncated file.
+/// Writes `bytes` to `path` whole (see [`crate::files`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let fail =
-        |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
-    check_writable(path)?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(path.file_name().unwrap_or_default());
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
-    Ok(())
+    Ok(crate::files::write_atomic(path, bytes)?)
 }
 
 /// Checks, before any work, that `path` names a file in an existing directory.
 pub fn check_writable(path: &Path) -> Result<(), CliError> {
-    let bad = |why: &str| CliError::Usage(format!("cannot write {}: {why}", path.display()));
-    if path.file_name().is_none() || path.is_dir() {
-        return Err(bad("not a file name"));
-    }
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(bad("no such directory")),
-        _ => Ok(()),
-    }
+    crate::files::check_writable(path).map_err(|e| CliError::Usage(e.to_string()))
 }

@@ -4,13 +4,13 @@
 
 use std::ops::AddAssign;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::cmd::CommandKind;
 
 /// How many commands of each kind. Serialized with the op-log summary's
 /// key names (`gemm_count`, `dma_read_count`, ...).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandCounts {
     /// `DmaRead`s.
     #[serde(rename = "dma_read_count")]

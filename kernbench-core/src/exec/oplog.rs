@@ -7,7 +7,7 @@
 //! ([`OpLog::settle`]), so a long run that drops records holds only the
 //! intervals of what is in flight.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dsl::{CommandCounts, CommandKind};
 use crate::fabric::units::{ps_to_ns, Ps};
@@ -96,7 +96,7 @@ pub struct OpRecord {
 }
 
 /// Counts of the benches' counting rules (see dsl.md) and totals.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpLogSummary {
     /// Commands run, by kind (`gemm_count`, `dma_read_count`, ... in JSON).
     #[serde(flatten)]

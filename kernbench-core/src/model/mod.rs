@@ -6,5 +6,7 @@
 //! [`crate::fabric`]); nothing below uses it.
 
 mod all_reduce;
+mod gemm;
 
 pub use all_reduce::AllReduceModel;
+pub use gemm::{GemmIdeal, GemmShape, StageTimes};
