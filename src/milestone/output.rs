@@ -37,6 +37,34 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, MilestoneError> 
     })
 }
 
+/// Files written whole into one folder, in the order written.
+#[derive(Debug)]
+pub struct Outputs {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl Outputs {
+    pub fn new(dir: &Path) -> Self {
+        Outputs {
+            dir: dir.to_path_buf(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Writes `bytes` as `name` in the folder.
+    pub fn save(&mut self, name: &str, bytes: &[u8]) -> Result<(), MilestoneError> {
+        let path = self.dir.join(name);
+        write_file(&path, bytes)?;
+        self.files.push(path);
+        Ok(())
+    }
+
+    pub fn into_files(self) -> Vec<PathBuf> {
+        self.files
+    }
+}
+
 /// Writes a file whole.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), MilestoneError> {
     Ok(crate::files::write_atomic(path, bytes)?)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use plotters::chart::SeriesLabelPosition;
 
 use super::{CclDoc, CclRow};
-use crate::milestone::output::write_file;
+use crate::milestone::output::Outputs;
 use crate::milestone::plot::{
     bytes, line_chart, line_chart_at, plain, render, time_ns, titled, Axis, Series, Stroke, PALETTE,
 };
@@ -62,13 +62,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
     let rings = distinct(doc, |r| &r.ring);
     let buffers = distinct(doc, |r| &r.buffer);
     let main = main_buffer(&buffers);
-    let mut files = Vec::new();
-    let mut save = |name: &str, png: Vec<u8>| -> Result<(), MilestoneError> {
-        let path = dir.join(name);
-        write_file(&path, &png)?;
-        files.push(path);
-        Ok(())
-    };
+    let mut out = Outputs::new(dir);
     let size_axis = Axis::pow2("bytes per rank (log scale)").ticks(bytes);
 
     let latency = render(FIGURES[0], (1100, 700), |root| {
@@ -104,7 +98,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             &series,
         )
     })?;
-    save(FIGURES[0], latency)?;
+    out.save(FIGURES[0], &latency)?;
 
     let busbw = render(FIGURES[1], (1100, 700), |root| {
         let root = titled(
@@ -143,7 +137,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             &series,
         )
     })?;
-    save(FIGURES[1], busbw)?;
+    out.save(FIGURES[1], &busbw)?;
 
     let kinds = render(FIGURES[2], (1500, 560), |root| {
         let root = titled(
@@ -170,7 +164,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
         }
         Ok(())
     })?;
-    save(FIGURES[2], kinds)?;
+    out.save(FIGURES[2], &kinds)?;
 
     let vs = render(FIGURES[3], (1500, 620), |root| {
         let root = titled(
@@ -231,6 +225,6 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             SeriesLabelPosition::UpperRight,
         )
     })?;
-    save(FIGURES[3], vs)?;
-    Ok(files)
+    out.save(FIGURES[3], &vs)?;
+    Ok(out.into_files())
 }

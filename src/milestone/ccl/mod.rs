@@ -19,7 +19,7 @@ use kernels::ReduceOp;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::output::{json_bytes, num, write_file, Csv};
+use super::output::{json_bytes, num, Csv, Outputs};
 use super::plot::bytes as size_label;
 use super::{Domain, MilestoneError};
 use crate::bench::ring::{
@@ -218,9 +218,9 @@ impl Domain for CclSweep {
         let doc = document(rows);
         let mut files = write_data(&doc, dir)?;
         files.extend(render_figures(&doc, dir)?);
-        let path = dir.join(diagram::FILE);
-        write_file(&path, &render_topology(topo)?)?;
-        files.push(path);
+        let mut out = Outputs::new(dir);
+        out.save(diagram::FILE, &render_topology(topo)?)?;
+        files.extend(out.into_files());
         Ok(files)
     }
 }
@@ -363,8 +363,8 @@ pub fn document(rows: Vec<CclResult>) -> CclDoc {
 
 /// Writes `allreduce_sweep.json` and `allreduce_sweep.csv`.
 pub fn write_data(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, MilestoneError> {
-    let json = dir.join(JSON);
-    write_file(&json, &json_bytes(doc)?)?;
+    let mut out = Outputs::new(dir);
+    out.save(JSON, &json_bytes(doc)?)?;
     let mut csv = Csv::new(&[
         "ring",
         "n_ranks",
@@ -389,7 +389,6 @@ pub fn write_data(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, MilestoneErr
             num(r.link_gbs),
         ]);
     }
-    let csv_path = dir.join(CSV);
-    write_file(&csv_path, &csv.into_bytes())?;
-    Ok(vec![json, csv_path])
+    out.save(CSV, &csv.into_bytes())?;
+    Ok(out.into_files())
 }

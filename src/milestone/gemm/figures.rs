@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use plotters::chart::SeriesLabelPosition;
 
 use super::{dims, GemmDoc, ShapeRow};
-use crate::milestone::output::write_file;
+use crate::milestone::output::Outputs;
 use crate::milestone::plot::{
     bar_chart, line_chart_at, render, time_ns, titled, Axis, Bars, Marks, Series, Stroke, PALETTE,
 };
@@ -75,13 +75,7 @@ pub fn render_figures(doc: &GemmDoc, dir: &Path) -> Result<Vec<PathBuf>, Milesto
         .replace("N<32", &format!("N<{}", doc.tile.n));
     let cats: Vec<String> = shapes(doc).into_iter().map(|(_, l)| l).collect();
     let vars = variants(doc);
-    let mut files = Vec::new();
-    let mut save = |name: &str, bytes: Vec<u8>| -> Result<(), MilestoneError> {
-        let path = dir.join(name);
-        write_file(&path, &bytes)?;
-        files.push(path);
-        Ok(())
-    };
+    let mut out = Outputs::new(dir);
 
     let stages = render(
         FIGURES[0],
@@ -120,7 +114,7 @@ pub fn render_figures(doc: &GemmDoc, dir: &Path) -> Result<Vec<PathBuf>, Milesto
             Ok(())
         },
     )?;
-    save(FIGURES[0], stages)?;
+    out.save(FIGURES[0], &stages)?;
 
     let measured = render(FIGURES[1], (1400, 900), |root| {
         let root = titled(root, "GEMM on one PE, measured by the simulator")?;
@@ -153,7 +147,7 @@ pub fn render_figures(doc: &GemmDoc, dir: &Path) -> Result<Vec<PathBuf>, Milesto
         )?;
         Ok(())
     })?;
-    save(FIGURES[1], measured)?;
+    out.save(FIGURES[1], &measured)?;
 
     let vs = render(
         FIGURES[2],
@@ -189,7 +183,7 @@ pub fn render_figures(doc: &GemmDoc, dir: &Path) -> Result<Vec<PathBuf>, Milesto
             Ok(())
         },
     )?;
-    save(FIGURES[2], vs)?;
+    out.save(FIGURES[2], &vs)?;
 
     let scaling = render(FIGURES[3], (1100, 650), |root| {
         let Some(first) = doc.scaling.first() else {
@@ -253,6 +247,6 @@ pub fn render_figures(doc: &GemmDoc, dir: &Path) -> Result<Vec<PathBuf>, Milesto
             SeriesLabelPosition::LowerLeft,
         )
     })?;
-    save(FIGURES[3], scaling)?;
-    Ok(files)
+    out.save(FIGURES[3], &scaling)?;
+    Ok(out.into_files())
 }

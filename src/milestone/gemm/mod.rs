@@ -14,7 +14,7 @@ use kernbench_core::model::{GemmIdeal, GemmShape};
 use kernbench_core::{Machine, PeLoc, Topology};
 use serde::{Deserialize, Serialize};
 
-use super::output::{json_bytes, num, write_file, Csv};
+use super::output::{json_bytes, num, Csv, Outputs};
 use super::{Domain, MilestoneError};
 use crate::bench::gemm::{run_gemm, GemmParams};
 use crate::bench::{BenchError, RunMode};
@@ -369,8 +369,8 @@ pub fn document(topo: &Topology, rows: Vec<GemmRow>) -> GemmDoc {
 
 /// Writes `gemm_sweep.json` and `gemm_sweep.csv`.
 pub fn write_data(doc: &GemmDoc, dir: &Path) -> Result<Vec<PathBuf>, MilestoneError> {
-    let json = dir.join(JSON);
-    write_file(&json, &json_bytes(doc)?)?;
+    let mut out = Outputs::new(dir);
+    out.save(JSON, &json_bytes(doc)?)?;
     let mut csv = Csv::new(&[
         "kind",
         "m",
@@ -427,9 +427,8 @@ pub fn write_data(doc: &GemmDoc, dir: &Path) -> Result<Vec<PathBuf>, MilestoneEr
         f.extend([num(r.useful_eff_pct), String::new(), num(r.bound_ns)]);
         csv.row(&f);
     }
-    let csv_path = dir.join(CSV);
-    write_file(&csv_path, &csv.into_bytes())?;
-    Ok(vec![json, csv_path])
+    out.save(CSV, &csv.into_bytes())?;
+    Ok(out.into_files())
 }
 
 /// Re-renders the figures from an existing `gemm_sweep.json` in `dir`.
