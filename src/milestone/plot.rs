@@ -266,7 +266,7 @@ pub fn line_chart_at(
     let tick = |a: &Axis, v: f64| {
         if !a.pow2 {
             (a.ticks)(v)
-        } else if (v - v.round()).abs() < 1e-6 && v.round() as i64 % 2 == 0 {
+        } else if (v - v.round()).abs() < 1e-6 {
             (a.ticks)(2f64.powf(v.round()))
         } else {
             String::new()

@@ -241,7 +241,7 @@ pub fn render_figures(doc: &GemmDoc, dir: &Path) -> Result<Vec<PathBuf>, Milesto
         line_chart_at(
             &root,
             "",
-            Axis::log("PEs in all (log scale)"),
+            Axis::pow2("PEs in all (log scale)"),
             Axis::log("simulated wall time (log scale)").ticks(time_ns),
             &series,
             SeriesLabelPosition::LowerLeft,
