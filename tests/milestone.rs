@@ -36,7 +36,7 @@ fn small_gemm() -> GemmSweep {
         scaling_shape: [256, 256, 256],
         scaling_block: [64, 64, 128],
         scaling: vec![(1, 1), (4, 1), (4, 2)],
-        ..GemmSweep::full()
+        ..GemmSweep::full(&Topology::default_topology())
     }
 }
 
@@ -360,4 +360,56 @@ fn a_sweep_point_that_fails_names_the_point() {
     assert!(e.to_string().starts_with("gemm point 256x256x256"), "{e}");
     assert!(e.to_string().contains("99 cube(s)"), "{e}");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn the_ideal_pipeline_stays_below_the_simulation_when_fetch_or_folds_bound_it() {
+    // Tiles four times the array (folds > 1), and a slow TCM fetch: the
+    // drain after the slowest stage is the last tile's alone.
+    let mut folds = Topology::default_topology();
+    folds.pe_gemm.tile_m = 128;
+    folds.pe_gemm.tile_n = 128;
+    let mut fetch = Topology::default_topology();
+    fetch.pe_tcm.fetch_bw_gbs = 40.0;
+    let cases = [
+        (&folds, [128, 2048, 128], Stage::HbmRef, [128, 128, 2048]),
+        (&fetch, [32, 1024, 32], Stage::Tcm, [32, 32, 1024]),
+        (&fetch, [96, 640, 80], Stage::Sram, [64, 64, 128]),
+    ];
+    for (topo, shape, stage, block) in cases {
+        let r = gemm::shape_row(topo, shape, stage, block).unwrap();
+        assert!(
+            r.wall_ns >= r.ideal_wall_ns,
+            "{shape:?} {stage:?}: simulated {} < ideal {}",
+            r.wall_ns,
+            r.ideal_wall_ns
+        );
+    }
+}
+
+#[test]
+fn the_scaling_sweep_follows_the_topology() {
+    let t = Topology::default_topology();
+    let full = gemm::scaling(&t);
+    assert_eq!(
+        full,
+        [
+            (1, 1),
+            (2, 1),
+            (4, 1),
+            (8, 1),
+            (8, 2),
+            (8, 4),
+            (8, 8),
+            (8, 16)
+        ]
+    );
+    let mut small = t.clone();
+    small.system.pes_per_cube = 6;
+    small.system.cube_mesh.x = 3;
+    small.system.cube_mesh.y = 1;
+    assert_eq!(
+        gemm::scaling(&small),
+        [(1, 1), (2, 1), (4, 1), (6, 1), (6, 2), (6, 3)]
+    );
 }

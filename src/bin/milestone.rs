@@ -101,10 +101,10 @@ fn run(args: Args) -> Result<String, CliError> {
             let w = Written { files, points: 0 };
             text += &report("gemm (figures re-rendered)", &w, t);
         }
-        Command::Gemm { fast: false } => text += &domain(&GemmSweep::full(), &topo, &opts)?,
+        Command::Gemm { fast: false } => text += &domain(&GemmSweep::full(&topo), &topo, &opts)?,
         Command::Ccl => text += &domain(&CclSweep::full(&topo), &topo, &opts)?,
         Command::All => {
-            text += &domain(&GemmSweep::full(), &topo, &opts)?;
+            text += &domain(&GemmSweep::full(&topo), &topo, &opts)?;
             text += &domain(&CclSweep::full(&topo), &topo, &opts)?;
         }
         Command::Gqa => {
@@ -122,7 +122,7 @@ fn run(args: Args) -> Result<String, CliError> {
         Command::Merge { domain, shard_dirs } => {
             let t = Instant::now();
             let w = match domain {
-                MergeDomain::Gemm => merge(&GemmSweep::full(), &topo, &args.out, &shard_dirs),
+                MergeDomain::Gemm => merge(&GemmSweep::full(&topo), &topo, &args.out, &shard_dirs),
                 MergeDomain::Ccl => merge(&CclSweep::full(&topo), &topo, &args.out, &shard_dirs),
             }
             .map_err(fail)?;

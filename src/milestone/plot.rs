@@ -34,6 +34,11 @@ pub const PALETTE: [RGBColor; 7] = [
     RGBColor(120, 120, 120),
 ];
 
+/// The `i`-th series colour (the palette repeats past its end).
+pub fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
 const FONT: &str = "sans-serif";
 
 fn font_ready() -> Result<(), String> {

@@ -125,6 +125,9 @@ pub struct Partial<R> {
     pub points: usize,
     /// Fingerprint of the topology the shard ran on.
     pub topology: String,
+    /// Fingerprint of the sweep's points (their labels, in order), so a
+    /// partial of another sweep definition is not merged.
+    pub sweep: String,
     pub rows: Vec<Indexed<R>>,
 }
 
@@ -136,10 +139,20 @@ pub struct Indexed<R> {
 }
 
 /// A fingerprint of the parsed topology (FNV-1a of its description), so
-/// shards run on different machines descriptions are not merged.
+/// shards run on different machine descriptions are not merged.
 pub fn fingerprint(topo: &Topology) -> String {
+    fnv(&format!("{topo:?}"))
+}
+
+/// The fingerprint of a sweep's points.
+fn sweep_fingerprint<D: Domain>(domain: &D) -> String {
+    let labels: Vec<String> = domain.points().iter().map(|p| domain.label(p)).collect();
+    fnv(&labels.join("\n"))
+}
+
+fn fnv(text: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in format!("{topo:?}").bytes() {
+    for b in text.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -166,6 +179,7 @@ pub fn run_shard<D: Domain>(
         shard: s,
         points: domain.points().len(),
         topology: fingerprint(topo),
+        sweep: sweep_fingerprint(domain),
         rows: rows
             .into_iter()
             .map(|(point, row)| Indexed { point, row })
@@ -205,6 +219,17 @@ fn partials_in(domain: &str, dir: &Path) -> Result<Vec<PathBuf>, MilestoneError>
     Ok(found)
 }
 
+/// The shard a partial's file name says it holds.
+fn shard_of(path: &Path) -> Option<Shard> {
+    let name = path.file_name()?.to_str()?;
+    let (_, rest) = name.split_once(".shard-")?;
+    let (k, n) = rest.strip_suffix(".json")?.split_once("-of-")?;
+    Some(Shard {
+        k: k.parse().ok()?,
+        n: n.parse().ok()?,
+    })
+}
+
 /// Collects the rows of every partial of `domain` in `dirs`: each point of
 /// the sweep exactly once, all run on `topo`.
 pub fn merge_rows<D: Domain>(
@@ -219,8 +244,14 @@ pub fn merge_rows<D: Domain>(
     for d in dirs {
         files.extend(partials_in(D::NAME, d)?);
     }
+    // The same file named two ways is read once.
+    let mut files: Vec<PathBuf> = files
+        .into_iter()
+        .map(|f| std::fs::canonicalize(&f).unwrap_or(f))
+        .collect();
     files.sort();
     files.dedup();
+    let sweep = sweep_fingerprint(domain);
     for f in files {
         let p: Partial<D::Row> = read_json(&f)?;
         let bad = |why: String| MilestoneError::Merge(format!("{}: {why}", f.display()));
@@ -236,6 +267,12 @@ pub fn merge_rows<D: Domain>(
             return Err(bad(format!(
                 "a sweep of {} points, this one has {total}",
                 p.points
+            )));
+        }
+        if p.sweep != sweep || Some(p.shard) != shard_of(&f) {
+            return Err(bad(format!(
+                "shard {} of another sweep definition than this milestone's",
+                p.shard
             )));
         }
         if p.topology != want {

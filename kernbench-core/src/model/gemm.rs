@@ -16,8 +16,10 @@
 //! | DMA out | the fp32 accumulator tile written back to TCM when its K loop ends, `tile_m·tile_n x 4 B / fetch_bw` | `pe_tcm.fetch_bw_gbs` |
 //!
 //! A pipeline whose slowest stage `b` handles every tile takes at least
-//! the stages before `b` for the first tile (fill), `b` for every tile,
-//! and the stages after `b` for the last tile (drain):
+//! the stages before `b` for the first tile (fill; before the first
+//! write-back the array runs the first dot's whole K loop), `b` for every
+//! tile, and the stages after `b` for the last tile (drain; the array
+//! then has only that tile left, the end of its K loop):
 //!
 //! `ideal = max over b of (fill_b + total_b + drain_b)`,
 //!
@@ -85,8 +87,12 @@ pub struct GemmIdeal {
     pub macs: u64,
     /// Every stage's time over all tiles.
     pub stages: StageTimes,
-    /// The first tile's time in each stage (the fill and drain terms).
+    /// The first tile's time in each stage up to its write-back (the fill
+    /// terms; its GEMM is the first dot's whole K loop).
     pub first_tile: StageTimes,
+    /// What the last tile still needs in each stage (the drain terms; its
+    /// GEMM is the end of its K loop only).
+    pub last_tile: StageTimes,
     /// Every byte the GEMM reads from or writes to the HBM slice (streamed
     /// tiles or staged blocks, and the store of C) over its bandwidth, ns.
     pub hbm_ns: f64,
@@ -139,6 +145,14 @@ impl GemmIdeal {
         } else {
             folds * first_dot_kt * (tk + skew)
         };
+        // What is left of the array's work once the last tile is fetched:
+        // that tile alone, the end of its K loop (plus the start when the
+        // loop is one tile long).
+        let last_cycles = if folds == 1 {
+            tk + rows - 1 + if first_dot_kt == 1 { cols - 1 } else { 0 }
+        } else {
+            folds * (tk + skew)
+        };
         let clock = p.clock_ghz;
         let fetch_gbs = t.pe_tcm.fetch_bw_gbs;
         let fetch_tile = ((tm * tk + tk * tn) as f64 * OPERAND_BYTES) / fetch_gbs;
@@ -164,7 +178,10 @@ impl GemmIdeal {
         let staged = (m * k * n.div_ceil(bn) + k * n * m.div_ceil(bm)) as f64 * OPERAND_BYTES;
         let first_block = (bm.min(m) * bk.min(k) + bk.min(k) * bn.min(n)) as f64 * OPERAND_BYTES;
         let stored = (m * n) as f64 * OPERAND_BYTES;
-        let last_block = (bm.min(m) * bn.min(n)) as f64 * OPERAND_BYTES;
+        // The smallest output block (a ragged last one) bounds the store
+        // of whichever block ends last.
+        let edge = |len: u64, block: u64| len - (len.div_ceil(block) - 1) * block;
+        let last_block = (edge(m, bm) * edge(n, bn)) as f64 * OPERAND_BYTES;
 
         let (dma_in_ns, first_in_ns, first_block_ns) = match g.stage {
             Stage::HbmRef => (streamed / hbm_gbs, first_in / hbm_gbs, 0.0),
@@ -191,13 +208,18 @@ impl GemmIdeal {
             gemm_ns: first_cycles as f64 / clock,
             dma_out_ns: wb_tile,
         };
+        let last_tile = StageTimes {
+            gemm_ns: last_cycles as f64 / clock,
+            ..first_tile
+        };
         let last_store_ns = last_block / store_gbs;
         let totals = stages.as_array();
         let firsts = first_tile.as_array();
+        let lasts = last_tile.as_array();
         let pipeline = (0..totals.len())
             .map(|b| {
                 let fill: f64 = firsts[..b].iter().sum();
-                let drain: f64 = firsts[b + 1..].iter().sum();
+                let drain: f64 = lasts[b + 1..].iter().sum();
                 fill + totals[b] + drain
             })
             .fold(0.0, f64::max);
@@ -215,6 +237,7 @@ impl GemmIdeal {
             macs: m * k * n,
             stages,
             first_tile,
+            last_tile,
             hbm_ns: hbm_total,
             first_block_ns,
             last_store_ns,
@@ -287,7 +310,7 @@ mod tests {
         // and C block store after it.
         assert!(g.stages.gemm_ns > g.hbm_ns);
         let fill = g.first_tile.dma_in_ns + g.first_tile.fetch_ns;
-        let drain = g.first_tile.dma_out_ns + g.last_store_ns;
+        let drain = g.last_tile.dma_out_ns + g.last_store_ns;
         assert!((g.wall_ns - (fill + g.stages.gemm_ns + drain)).abs() < 1e-6);
     }
 

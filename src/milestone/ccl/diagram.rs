@@ -8,7 +8,7 @@ use kernbench_core::support::Named;
 use kernbench_core::{Endpoint, Machine, Topology};
 use plotters::prelude::*;
 
-use crate::milestone::plot::{render, titled, PALETTE};
+use crate::milestone::plot::{color, render, titled};
 use crate::milestone::MilestoneError;
 
 /// The diagram's file name.
@@ -151,7 +151,7 @@ pub fn render_topology(topo: &Topology) -> Result<Vec<u8>, MilestoneError> {
         // Each ring: every edge's route, node to node, offset a little so
         // rings sharing a link stay apart.
         for (i, (kind, ring)) in rings.iter().enumerate() {
-            let color = PALETTE[i];
+            let color = color(i);
             let off = (i as f64 - 1.0) * 0.04;
             let n = ring.pes.len();
             let mut paths = Vec::new();

@@ -7,7 +7,8 @@ use plotters::chart::SeriesLabelPosition;
 use super::{CclDoc, CclRow};
 use crate::milestone::output::Outputs;
 use crate::milestone::plot::{
-    bytes, line_chart, line_chart_at, plain, render, time_ns, titled, Axis, Series, Stroke, PALETTE,
+    bytes, color, line_chart, line_chart_at, plain, render, time_ns, titled, Axis, Series, Stroke,
+    PALETTE,
 };
 use crate::milestone::MilestoneError;
 
@@ -76,7 +77,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             series.push(
                 Series::new(
                     format!("{ring} ({n} ranks), simulated"),
-                    PALETTE[i],
+                    color(i),
                     Stroke::Measured,
                 )
                 .with_points(rows(doc, ring, &main).map(|r| (r.bytes as f64, r.latency_ns))),
@@ -84,7 +85,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             series.push(
                 Series::new(
                     format!("{ring}, alpha-beta model"),
-                    PALETTE[i],
+                    color(i),
                     Stroke::Dashed,
                 )
                 .with_points(rows(doc, ring, &main).map(|r| (r.bytes as f64, r.model_latency_ns))),
@@ -110,7 +111,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             let n = ranks(doc, ring);
             let pts: Vec<&CclRow> = rows(doc, ring, &main).collect();
             series.push(
-                Series::new(format!("{ring} ({n} ranks)"), PALETTE[i], Stroke::Measured)
+                Series::new(format!("{ring} ({n} ranks)"), color(i), Stroke::Measured)
                     .with_points(pts.iter().map(|r| (r.bytes as f64, r.busbw_gbs))),
             );
             // The model's busbw: its latency turned into bandwidth the same
@@ -123,7 +124,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             series.push(
                 Series::new(
                     format!("{ring}: alpha-beta model"),
-                    PALETTE[i],
+                    color(i),
                     Stroke::Dashed,
                 )
                 .with_points(pts.iter().map(|r| (r.bytes as f64, bus(r)))),
@@ -150,7 +151,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
                 .iter()
                 .enumerate()
                 .map(|(i, b)| {
-                    Series::new(b.clone(), PALETTE[i], Stroke::Measured)
+                    Series::new(b.clone(), color(i), Stroke::Measured)
                         .with_points(rows(doc, ring, b).map(|r| (r.bytes as f64, r.busbw_gbs)))
                 })
                 .collect();
@@ -185,7 +186,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
                 lo = lo.min(x.min(y));
                 hi = hi.max(x.max(y));
             }
-            scatter.push(Series::new(ring.clone(), PALETTE[i], Stroke::Points).with_points(pts));
+            scatter.push(Series::new(ring.clone(), color(i), Stroke::Points).with_points(pts));
         }
         if hi > 0.0 {
             scatter.push(
@@ -209,7 +210,7 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
                     Stroke::Dashed
                 };
                 ratio.push(
-                    Series::new(format!("{ring}, {b}"), PALETTE[i], stroke).with_points(
+                    Series::new(format!("{ring}, {b}"), color(i), stroke).with_points(
                         rows(doc, ring, b)
                             .map(|r| (r.bytes as f64, r.latency_ns / r.model_latency_ns)),
                     ),

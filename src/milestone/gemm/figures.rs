@@ -8,7 +8,8 @@ use plotters::chart::SeriesLabelPosition;
 use super::{dims, GemmDoc, ShapeRow};
 use crate::milestone::output::Outputs;
 use crate::milestone::plot::{
-    bar_chart, line_chart_at, render, time_ns, titled, Axis, Bars, Marks, Series, Stroke, PALETTE,
+    bar_chart, color, line_chart_at, render, time_ns, titled, Axis, Bars, Marks, Series, Stroke,
+    PALETTE,
 };
 use crate::milestone::MilestoneError;
 
@@ -89,7 +90,7 @@ pub fn render_figures(doc: &GemmDoc, dir: &Path) -> Result<Vec<PathBuf>, Milesto
             for (v, area) in vars.iter().zip(&panels) {
                 let stage = |name: &str, i: usize, f: fn(&ShapeRow) -> f64| Bars {
                     name: name.into(),
-                    color: PALETTE[i],
+                    color: color(i),
                     values: per_shape(doc, v, f),
                 };
                 let bars = [
@@ -124,7 +125,7 @@ pub fn render_figures(doc: &GemmDoc, dir: &Path) -> Result<Vec<PathBuf>, Milesto
                 .enumerate()
                 .map(|(i, v)| Bars {
                     name: v.clone(),
-                    color: PALETTE[i],
+                    color: color(i),
                     values: per_shape(doc, v, f),
                 })
                 .collect()

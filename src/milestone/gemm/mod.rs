@@ -37,18 +37,20 @@ pub const SHAPES: [[usize; 3]; 8] = [
 /// The operand-staging variants.
 pub const VARIANTS: [Stage; 3] = [Stage::HbmRef, Stage::Tcm, Stage::Sram];
 
-/// (PEs per cube, cubes) of the scaling sweep: the PEs of one cube, then
-/// whole cubes of SIP 0.
-pub const SCALING: [(u32, u32); 8] = [
-    (1, 1),
-    (2, 1),
-    (4, 1),
-    (8, 1),
-    (8, 2),
-    (8, 4),
-    (8, 8),
-    (8, 16),
-];
+/// (PEs per cube, cubes) of the scaling sweep: 1, 2, 4, ... PEs of one
+/// cube, then all its PEs on 2, 4, ... cubes of SIP 0 (up to what the
+/// topology has; 8 x 16 on the default one).
+pub fn scaling(topo: &Topology) -> Vec<(u32, u32)> {
+    let pes = topo.system.pes_per_cube.max(1);
+    let cubes = topo.cubes_per_sip().max(1);
+    let doubling = |top: u32| {
+        std::iter::successors(Some(1u32), move |&x| x.checked_mul(2).filter(|&y| y < top))
+            .chain((top > 1).then_some(top))
+    };
+    let mut v: Vec<(u32, u32)> = doubling(pes).map(|p| (p, 1)).collect();
+    v.extend(doubling(cubes).skip(1).map(|c| (pes, c)));
+    v
+}
 
 /// The gemm sweep's definition.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,8 +69,8 @@ pub struct GemmSweep {
 }
 
 impl GemmSweep {
-    /// The milestone's sweep.
-    pub fn full() -> Self {
+    /// The milestone's sweep on `topo`.
+    pub fn full(topo: &Topology) -> Self {
         GemmSweep {
             shapes: SHAPES.to_vec(),
             variants: VARIANTS.to_vec(),
@@ -76,7 +78,7 @@ impl GemmSweep {
             scaling_shape: [2048, 8192, 1024],
             scaling_variant: Stage::HbmRef,
             scaling_block: [64, 64, 128],
-            scaling: SCALING.to_vec(),
+            scaling: scaling(topo),
         }
     }
 }
