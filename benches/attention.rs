@@ -26,11 +26,7 @@ fn attention(network: Network, seq: usize) -> (f64, u64) {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let mode = RunMode {
-        check: false,
-        data: false,
-        records: false,
-    };
+    let mode = RunMode::TIMING_ONLY;
     bench::find("attention")
         .and_then(|b| b.run(&topo, &params, mode))
         .map_or((f64::NAN, 0), |r| (r.run.wall_ns, r.events))

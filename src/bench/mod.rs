@@ -32,6 +32,16 @@ pub struct RunMode {
     pub records: bool,
 }
 
+impl RunMode {
+    /// Timings only: no values computed, no check, no records (timings are
+    /// the same as with data).
+    pub const TIMING_ONLY: RunMode = RunMode {
+        check: false,
+        data: false,
+        records: false,
+    };
+}
+
 impl Default for RunMode {
     fn default() -> Self {
         RunMode {

@@ -133,10 +133,7 @@ pub fn run_bench(
 
 /// A timing-only run: no data, no check.
 pub fn timing_only() -> kernbench::bench::RunMode {
-    kernbench::bench::RunMode {
-        data: false,
-        ..kernbench::bench::RunMode::default()
-    }
+    kernbench::bench::RunMode::TIMING_ONLY
 }
 
 /// Offset 0 of `space` in cube `cube` of SIP 0.

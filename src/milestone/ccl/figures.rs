@@ -204,11 +204,8 @@ pub fn render_figures(doc: &CclDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
         let mut ratio = Vec::new();
         for (i, ring) in rings.iter().enumerate() {
             for (j, b) in buffers.iter().enumerate() {
-                let stroke = if j == 0 {
-                    Stroke::Measured
-                } else {
-                    Stroke::Dashed
-                };
+                // Colour says the ring, the stroke the buffer kind.
+                let stroke = [Stroke::Measured, Stroke::Dashed, Stroke::Points][j % 3];
                 ratio.push(
                     Series::new(format!("{ring}, {b}"), color(i), stroke).with_points(
                         rows(doc, ring, b)

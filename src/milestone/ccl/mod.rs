@@ -225,13 +225,6 @@ impl Domain for CclSweep {
     }
 }
 
-/// The sweep reads timings only; they do not depend on data.
-const TIMING: RunMode = RunMode {
-    check: false,
-    data: false,
-    records: false,
-};
-
 /// Runs one all-reduce: rank = SIP through the process group, the other
 /// rings by a direct launch; each rank's buffer in its cube's HBM.
 pub fn all_reduce_row(
@@ -255,7 +248,9 @@ pub fn all_reduce_row(
     let latency = if ring == RingKind::Sip {
         process_group(topo, buffer, bytes, false)?.0.kernel_ns
     } else {
-        run_allreduce(topo, &cfg, TIMING)?.run.kernel_ns
+        run_allreduce(topo, &cfg, RunMode::TIMING_ONLY)?
+            .run
+            .kernel_ns
     };
     let machine = kernbench_core::Machine::new(topo);
     let model = AllReduceModel::new(&machine, &installed, buffer, true);

@@ -225,13 +225,6 @@ pub fn dims([m, k, n]: [usize; 3]) -> String {
     format!("{m}x{k}x{n}")
 }
 
-/// Timing-only: the sweep reads timings, and timings do not depend on data.
-const TIMING: RunMode = RunMode {
-    check: false,
-    data: false,
-    records: false,
-};
-
 /// The blocking a kernel author picks for `shape`: `block` along each
 /// axis, or the axis itself rounded up to whole tiles when it is shorter
 /// (a static 128-block over 16 rows would run 4 tiles of padding).
@@ -286,7 +279,14 @@ pub fn shape_row(
     variant: Stage,
     block: [usize; 3],
 ) -> Result<ShapeRow, BenchError> {
-    let r = run_gemm("gemm", topo, &params(shape, variant, block), 1, 1, TIMING)?;
+    let r = run_gemm(
+        "gemm",
+        topo,
+        &params(shape, variant, block),
+        1,
+        1,
+        RunMode::TIMING_ONLY,
+    )?;
     let machine = Machine::new(topo);
     let ideal = GemmIdeal::new(&machine, PE0, gemm_shape(shape, variant, block));
     let g = &topo.pe_gemm;
@@ -332,7 +332,7 @@ pub fn scaling_row(
         &params(shape, variant, block),
         pes,
         cubes,
-        TIMING,
+        RunMode::TIMING_ONLY,
     )?;
     let machine = Machine::new(topo);
     let ideal = GemmIdeal::new(&machine, PE0, gemm_shape(shape, variant, block));
