@@ -338,6 +338,62 @@ fn attention(t: &Topology) {
     assert_eq!(num(&v, "peak_commands") as u64, pes * total / programs);
 }
 
+/// The gqa panels at validation scale (one head, d 64, 16 tokens per rank,
+/// one query block and one K/V block per rank). Prefill, per rank: `n`
+/// ring steps of two GEMMs; the relay of each of the first `n - 1` steps
+/// loads, sends, receives and stores K and V; every step loads Q, K and V,
+/// the last `n - 1` load the softmax state (output, max, sum) and the
+/// first `n - 1` store it, the last stores the output. Decode, per rank:
+/// Q, K, V loaded, two GEMMs, the record's three parts stored; the one
+/// record column goes once around the ring each way (`2(n - 1)` messages),
+/// loaded `n` times and stored `n` times, and member 0 loads the sum and
+/// output rows and stores the result.
+fn gqa_panels(t: &Topology) {
+    let peak = t.pe_gemm.macs_per_ns();
+    let hbm = t.hbm_ctrl.xbar_to_hbm_bw_gbs * t.hbm_ctrl.efficiency;
+    let (d, per_rank) = (64u64, 16u64);
+    for (panel, n) in [
+        ("single_user_prefill", 8u64),
+        ("multi_user_prefill", 4),
+        ("single_user_decode", 8),
+        ("multi_user_decode", 4),
+    ] {
+        let v = run_json("milestone-gqa-llama70b", &[&format!("panel={panel}")]);
+        let s = per_rank * n;
+        let (gemm, sends, reads, writes, macs, bound);
+        if panel.ends_with("prefill") {
+            gemm = 2 * n * n;
+            sends = n * 2 * (n - 1);
+            reads = n * (2 * (n - 1) + 3 * n + 3 * (n - 1));
+            writes = n * (2 * (n - 1) + 3 * (n - 1) + 1);
+            macs = 2 * s * s * d;
+            bound = macs as f64 / (n as f64 * peak);
+        } else {
+            gemm = 2 * n;
+            sends = 2 * (n - 1);
+            reads = 3 * n + n + 2;
+            writes = 3 * n + n + 1;
+            macs = 2 * s * d;
+            // K and V of the whole cache in fp16 over the slices holding it.
+            let slices = if panel.starts_with("multi") { n } else { 1 };
+            bound = (2 * s * d * 2) as f64 / (slices as f64 * hbm);
+        }
+        assert_eq!(count(&v, "gemm_count"), gemm, "{panel}");
+        assert_eq!(count(&v, "ipcq_send_count"), sends, "{panel}");
+        assert_eq!(count(&v, "ipcq_recv_count"), sends, "{panel}");
+        assert_eq!(count(&v, "dma_read_count"), reads, "{panel}");
+        assert_eq!(count(&v, "dma_write_count"), writes, "{panel}");
+        assert_eq!(count(&v, "useful_macs"), macs, "{panel}");
+        close(num(&v, "bound_ns"), bound, panel);
+        let latency = num(&v, "latency_ns");
+        assert!(latency >= bound, "{panel}: {latency} ns beats its bound");
+        let exposed = num(&v, "exposed_comm_ns");
+        // Exposed is a difference of two unions: equal to comm up to rounding.
+        assert!(exposed >= 0.0 && exposed <= num(&v, "comm_ns").min(latency) + 1e-6);
+        assert!(num(&v, "compute_ns") <= latency);
+    }
+}
+
 #[test]
 fn every_bench_matches_its_derived_figures() {
     let t = Topology::default_topology();
@@ -348,6 +404,7 @@ fn every_bench_matches_its_derived_figures() {
             "ring-allreduce" => ring_allreduce(&t),
             "tp-mlp" => tp_mlp(&t),
             "attention" => attention(&t),
+            "milestone-gqa-llama70b" => gqa_panels(&t),
             other => panic!("bench `{other}` has no derived figures here; add them"),
         }
     }

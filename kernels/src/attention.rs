@@ -38,12 +38,23 @@ pub fn flash_attention_block(
     sm_scale: f32,
 ) -> AttnState {
     let mut st = AttnState::new(cx, q.shape());
-    for start in (kv_start..kv_end).step_by(bn.max(1)) {
-        let rows = bn.min(kv_end - start);
-        let s = scores(cx, q, k, start, rows, sm_scale);
-        st.absorb(cx, &s, v, start);
-    }
+    let rows = kv_end.saturating_sub(kv_start);
+    st.attend(cx, q, [k, v], kv_start, rows, bn, sm_scale, None);
     st
+}
+
+/// Where a query tile meets the causal diagonal of the keys it attends:
+/// row `r` of the tile (of which `real` are real) is query position
+/// `(first + r) / group`, and key `c` (counted from the first key
+/// attended) is visible to it iff `c * group <= first + r`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Diagonal {
+    /// Stacked row of the tile's first row (position x group + head).
+    pub first: usize,
+    /// Real rows of the tile.
+    pub real: usize,
+    /// Query heads stacked per position.
+    pub group: usize,
 }
 
 /// Scaled scores `q kᵀ · sm_scale` of the query tile against key rows
@@ -68,6 +79,48 @@ impl AttnState {
             acc: tl::zeros::<f32>(cx, [bm, d]),
             m: tl::full::<f32>(cx, [bm, 1], f32::NEG_INFINITY),
             l: tl::zeros::<f32>(cx, [bm, 1]),
+        }
+    }
+
+    /// Attends `q` over key/value rows `kv_base .. kv_base + kv_rows` of
+    /// `kv = [k, v]`, `bn` rows at a time. Without a diagonal every key is
+    /// visible; with one, key blocks past the tile's last position are
+    /// skipped while tracing and a block crossing the diagonal is masked
+    /// in the kernel. The state may already hold earlier keys (ring
+    /// attention attends one shard per step).
+    #[allow(clippy::too_many_arguments)]
+    pub fn attend(
+        &mut self,
+        cx: &KernelCx,
+        q: &Tile<f16>,
+        [k, v]: [Ptr<f16>; 2],
+        kv_base: usize,
+        kv_rows: usize,
+        bn: usize,
+        sm_scale: f32,
+        diag: Option<Diagonal>,
+    ) {
+        let bm = q.rows();
+        let (end, first_pos, group) = match diag {
+            None => (kv_rows, usize::MAX, 1),
+            Some(d) => {
+                let group = d.group.max(1);
+                let last = (d.first + d.real.clamp(1, bm) - 1) / group;
+                (kv_rows.min(last + 1), d.first / group, group)
+            }
+        };
+        for start in (0..end).step_by(bn.max(1)) {
+            let rows = bn.min(end - start);
+            let mut s = scores(cx, q, k, kv_base + start, rows, sm_scale);
+            if let Some(d) = diag.filter(|_| start + rows - 1 > first_pos) {
+                let mut keys = tl::arange_cols(cx, start, rows);
+                if group > 1 {
+                    keys = keys * group as f32;
+                }
+                let future = tl::arange_rows(cx, d.first, bm).lt(keys);
+                s = tl::select(cx, &future, f32::NEG_INFINITY, &s);
+            }
+            self.absorb(cx, &s, v, kv_base + start);
         }
     }
 
@@ -132,24 +185,9 @@ fn causal_rows(
     bn: usize,
     sm_scale: f32,
 ) -> AttnState {
-    let [bm, d] = q.shape();
-    let group = group.max(1);
-    let first_pos = first / group;
-    let last_pos = (first + real.clamp(1, bm) - 1) / group;
-    let mut st = AttnState::new(cx, [bm, d]);
-    for start in (0..kv_end.min(last_pos + 1)).step_by(bn.max(1)) {
-        let rows = bn.min(kv_end - start);
-        let mut s = scores(cx, q, k, kv_base + start, rows, sm_scale);
-        if start + rows - 1 > first_pos {
-            let mut keys = tl::arange_cols(cx, start, rows);
-            if group > 1 {
-                keys = keys * group as f32;
-            }
-            let future = tl::arange_rows(cx, first, bm).lt(keys);
-            s = tl::select(cx, &future, f32::NEG_INFINITY, &s);
-        }
-        st.absorb(cx, &s, v, kv_base + start);
-    }
+    let mut st = AttnState::new(cx, q.shape());
+    let diag = Diagonal { first, real, group };
+    st.attend(cx, q, [k, v], kv_base, kv_end, bn, sm_scale, Some(diag));
     st
 }
 

@@ -109,11 +109,79 @@ pub fn ring_allreduce_lockstep<T: Elem, C: Combine<T>>(
     bufs: &[Ptr<T>],
     combine: &C,
 ) {
-    let (r, n) = (tl::rank(cx), tl::world_size(cx));
+    ring_allreduce_on(cx, SubRing::whole(cx), bufs, combine);
+}
+
+/// A ring inside the installed one: `size` members, member `i` being
+/// installed rank `first + i * stride`, this program member `index`.
+/// Kernels that split a cube's PEs over independent work (one K/V head
+/// group per PE) run one such ring per PE index over a
+/// `Ring::cube_grid` install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubRing {
+    /// This program's place in the sub-ring.
+    pub index: usize,
+    /// Members.
+    pub size: usize,
+    /// Installed rank of member 0.
+    pub first: usize,
+    /// Installed ranks between consecutive members.
+    pub stride: usize,
+}
+
+impl SubRing {
+    /// The whole installed ring.
+    pub fn whole(cx: &KernelCx) -> Self {
+        SubRing {
+            index: tl::rank(cx),
+            size: tl::world_size(cx),
+            first: 0,
+            stride: 1,
+        }
+    }
+
+    /// Member `index` of the ring of installed ranks `p, p + stride, ...`
+    /// that this program's rank belongs to, where `stride` ranks form one
+    /// group (a cube's PEs): rank `i * stride + p` is member `i`.
+    pub fn strided(cx: &KernelCx, stride: usize) -> Self {
+        let stride = stride.max(1);
+        let (r, n) = (tl::rank(cx), tl::world_size(cx));
+        SubRing {
+            index: r / stride,
+            size: n / stride,
+            first: r % stride,
+            stride,
+        }
+    }
+
+    /// The installed rank of member `i` (modulo the size).
+    pub fn rank_of(&self, i: usize) -> usize {
+        self.first + (i % self.size.max(1)) * self.stride
+    }
+
+    /// The installed rank of the next member.
+    pub fn next(&self) -> usize {
+        self.rank_of(self.index + 1)
+    }
+
+    /// The installed rank of the previous member.
+    pub fn prev(&self) -> usize {
+        self.rank_of(self.index + self.size.max(1) - 1)
+    }
+}
+
+/// [`ring_allreduce_lockstep`] over the members of `ring` only.
+pub fn ring_allreduce_on<T: Elem, C: Combine<T>>(
+    cx: &KernelCx,
+    ring: SubRing,
+    bufs: &[Ptr<T>],
+    combine: &C,
+) {
+    let (r, n) = (ring.index, ring.size);
     if n < 2 {
         return;
     }
-    let (next, prev) = ((r + 1) % n, (r + n - 1) % n);
+    let (next, prev) = (ring.next(), ring.prev());
     let chunk = |buf: &Ptr<T>, i: usize| {
         let (s, e) = chunk_bounds(buf.cols(), n, i);
         (buf.block([0, s], [buf.rows(), e - s]), [buf.rows(), e - s])

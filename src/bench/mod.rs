@@ -4,6 +4,7 @@
 
 pub mod attention;
 pub mod gemm;
+pub mod gqa;
 pub mod ring;
 mod tp;
 
@@ -294,6 +295,12 @@ static REGISTRY: &[BenchSpec] = &[
         description: "grouped-query flash attention (prefill) over the PEs of a cube",
         params: attention::AttentionParams::SPECS,
         run: attention::run,
+    },
+    BenchSpec {
+        name: "milestone-gqa-llama70b",
+        description: "a panel of the gqa milestone (ring K/V prefill or log-sum-exp decode) at validation scale",
+        params: gqa::GqaParams::SPECS,
+        run: gqa::run,
     },
     BenchSpec {
         name: "tp-mlp",

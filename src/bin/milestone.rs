@@ -1,8 +1,9 @@
 //! `milestone`: regenerates a domain's evaluation results and figures.
 //!
-//! `milestone gemm` and `milestone ccl` run their whole sweep and write
-//! JSON, CSV and PNG figures into `milestone_output/<domain>/`; `--shard
-//! K/N` runs a part of a sweep and `milestone merge` joins the parts.
+//! `milestone gqa` (the main job), `milestone gemm` and `milestone ccl`
+//! run their whole sweep and write JSON, CSV and PNG figures into
+//! `milestone_output/<domain>/`; `--shard K/N` runs a part of a sweep and
+//! `milestone merge` joins the parts.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,9 +12,11 @@ use std::time::Instant;
 use clap::{Parser, Subcommand, ValueEnum};
 use kernbench::cli::{self, probe::ProbeArgs, CliError};
 use kernbench::milestone::{
-    self, ccl::CclSweep, gemm, gemm::GemmSweep, Domain, Options, Progress, Shard, Written,
+    self, ccl::CclSweep, gemm, gemm::GemmSweep, gqa, gqa::GqaSweep, Domain, Options, Progress,
+    Shard, Written,
 };
 use kernbench_core::fabric::topology::Network;
+use kernbench_core::support::Named;
 use kernbench_core::Topology;
 
 #[derive(Parser)]
@@ -60,10 +63,17 @@ enum Command {
     },
     /// Ring all-reduce: ring kind x receive buffer x message size.
     Ccl,
-    /// Every domain this build has: gemm, then ccl.
+    /// Every domain: gemm, ccl, then gqa at headline scale.
     All,
-    /// GQA attention of Llama-3-70B (not built yet: prints the probe summary).
-    Gqa,
+    /// GQA attention of Llama-3-70B in four panels (ring K/V prefill and
+    /// log-sum-exp decode, one user or many); flow network unless
+    /// --network says otherwise.
+    Gqa {
+        /// Validation scale instead (h_q = h_kv = 1, d_head 64, 16 tokens
+        /// per rank, data checked against ndarray); also GQA_VALIDATION=1.
+        #[arg(long)]
+        validation: bool,
+    },
     /// The probe summary (latency and bandwidth of predefined traffic).
     Probe,
     /// Join the partial JSONs of a sharded run and write what an unsharded
@@ -82,6 +92,30 @@ enum Command {
 enum MergeDomain {
     Gemm,
     Ccl,
+    /// gqa at headline scale.
+    Gqa,
+    /// gqa at validation scale.
+    GqaValidation,
+}
+
+/// The gqa sweep asked for: validation with `--validation` or
+/// GQA_VALIDATION=1, the headline otherwise.
+fn gqa_sweep(topo: &Topology, validation: bool) -> GqaSweep {
+    let env = std::env::var("GQA_VALIDATION").is_ok_and(|v| v == "1");
+    if validation || env {
+        GqaSweep::validation()
+    } else {
+        GqaSweep::headline(topo)
+    }
+}
+
+/// The headline runs in flow mode unless the command line names a network.
+fn gqa_topology(topo: &Topology, network: Option<Network>, sweep: &GqaSweep) -> Topology {
+    let mut t = topo.clone();
+    if network.is_none() && !sweep.validation {
+        t.sim.network = Network::Flow;
+    }
+    t
 }
 
 fn run(args: Args) -> Result<String, CliError> {
@@ -106,14 +140,12 @@ fn run(args: Args) -> Result<String, CliError> {
         Command::All => {
             text += &domain(&GemmSweep::full(&topo), &topo, &opts)?;
             text += &domain(&CclSweep::full(&topo), &topo, &opts)?;
+            let sweep = GqaSweep::headline(&topo);
+            text += &gqa_domain(&sweep, &gqa_topology(&topo, args.network, &sweep), &opts)?;
         }
-        Command::Gqa => {
-            eprintln!(
-                "milestone `gqa` is not built yet; available: gemm, ccl, all, probe, merge. \
-                 Printing the probe summary instead."
-            );
-            let report = cli::probe::measure(&topo, &ProbeArgs::default())?;
-            text += &cli::probe::render(&report, false);
+        Command::Gqa { validation } => {
+            let sweep = gqa_sweep(&topo, validation);
+            text += &gqa_domain(&sweep, &gqa_topology(&topo, args.network, &sweep), &opts)?;
         }
         Command::Probe => {
             let report = cli::probe::measure(&topo, &ProbeArgs::default())?;
@@ -124,6 +156,12 @@ fn run(args: Args) -> Result<String, CliError> {
             let w = match domain {
                 MergeDomain::Gemm => merge(&GemmSweep::full(&topo), &topo, &args.out, &shard_dirs),
                 MergeDomain::Ccl => merge(&CclSweep::full(&topo), &topo, &args.out, &shard_dirs),
+                MergeDomain::Gqa | MergeDomain::GqaValidation => {
+                    let v = matches!(domain, MergeDomain::GqaValidation);
+                    let sweep = gqa_sweep(&topo, v);
+                    let t = gqa_topology(&topo, args.network, &sweep);
+                    merge(&sweep, &t, &args.out, &shard_dirs)
+                }
             }
             .map_err(fail)?;
             text += &report("merged", &w, t);
@@ -149,6 +187,27 @@ fn domain<D: Domain>(d: &D, topo: &Topology, opts: &Options) -> Result<String, C
         None => D::NAME.to_string(),
     };
     Ok(report(&what, &w, t))
+}
+
+/// Runs the gqa sweep and adds a line per point to the report.
+fn gqa_domain(sweep: &GqaSweep, topo: &Topology, opts: &Options) -> Result<String, CliError> {
+    let mut text = format!(
+        "gqa at {} scale, {} network\n",
+        if sweep.validation {
+            "validation"
+        } else {
+            "headline"
+        },
+        topo.sim.network.name()
+    );
+    text += &domain(sweep, topo, opts)?;
+    if opts.shard.is_none() {
+        let path = milestone::domain_dir::<GqaSweep>(&opts.out).join(gqa::JSON);
+        let doc: gqa::GqaDoc =
+            milestone::output::read_json(&path).map_err(|e| CliError::Failed(e.to_string()))?;
+        text += &gqa::summary(&doc);
+    }
+    Ok(text)
 }
 
 fn report(what: &str, w: &Written, t: Instant) -> String {

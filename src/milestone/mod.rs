@@ -5,10 +5,11 @@
 //! on the topology), [`sweep`] runs them (in parallel, in order, or a shard
 //! of them), and the domain turns the rows into its JSON, CSV and figures.
 //! Each domain's sweep, analysis and figures live in its own module
-//! ([`gemm`], [`ccl`]); tests and the binary reuse them.
+//! ([`gemm`], [`ccl`], [`gqa`]); tests and the binary reuse them.
 
 pub mod ccl;
 pub mod gemm;
+pub mod gqa;
 pub mod output;
 pub mod plot;
 pub mod sweep;

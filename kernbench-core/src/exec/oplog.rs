@@ -124,6 +124,59 @@ pub struct LaneTime {
     pub occupied_ns: f64,
 }
 
+/// One PE's time: what its compute engines and its IPCQ engine were busy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PeTime {
+    /// Wall-clock time its MAC array or vector engine was busy, ns.
+    pub compute_ns: f64,
+    /// Wall-clock time it had an IPCQ send or receive outstanding
+    /// (injecting, or waiting for a message or a credit), ns.
+    pub comm_ns: f64,
+    /// Wall-clock time it was doing either, ns: `comm_ns` minus this
+    /// over `compute_ns` is communication no compute hid.
+    pub either_ns: f64,
+    /// When its last record ended, ns from the start of simulated time.
+    pub last_end_ns: f64,
+}
+
+/// A union of busy intervals kept as a running total: intervals that end
+/// before every record still to come are folded into `settled`.
+#[derive(Debug, Clone, Default)]
+struct Union {
+    list: Vec<(Ps, Ps)>,
+    /// The length of the union of settled intervals.
+    settled: Ps,
+    /// The list length at which the next settle sorts it.
+    settle_at: usize,
+    /// The latest end seen.
+    last_end: Ps,
+}
+
+impl Union {
+    fn push(&mut self, start: Ps, end: Ps) {
+        self.last_end = self.last_end.max(end);
+        push_interval(&mut self.list, start, end);
+    }
+
+    fn settle(&mut self, before: Ps) {
+        // Amortized: a short list is cheap to keep, and one a long program
+        // holds back waits until it has doubled.
+        if self.list.len() < self.settle_at.max(SETTLE_AT) {
+            return;
+        }
+        merge(&mut self.list);
+        let keep = self.list.partition_point(|&(_, e)| e <= before);
+        self.settled += self.list[..keep].iter().map(|(s, e)| e - s).sum::<Ps>();
+        self.list.drain(..keep);
+        self.settle_at = 2 * self.list.len();
+    }
+
+    fn len_ps(&self) -> Ps {
+        let mut v = self.list.clone();
+        self.settled + union_len(&mut v)
+    }
+}
+
 /// Records and running summaries of one run.
 #[derive(Debug, Clone, Default)]
 pub struct OpLog {
@@ -131,11 +184,9 @@ pub struct OpLog {
     records: Vec<OpRecord>,
     summary: OpLogSummary,
     busy: [Ps; 7],
-    intervals: [Vec<(Ps, Ps)>; 7],
-    /// Per lane, the length of the union of settled intervals.
-    settled: [Ps; 7],
-    /// Per lane, the list length at which the next settle sorts it.
-    settle_at: [usize; 7],
+    lanes: [Union; 7],
+    /// Per PE (by global index): compute engines, the IPCQ engine, either.
+    pes: Vec<[Union; 3]>,
 }
 
 impl OpLog {
@@ -172,7 +223,20 @@ impl OpLog {
         if r.kind != RecordKind::Command(CommandKind::Gemm) {
             let i = r.lane.index();
             self.busy[i] += r.end - r.start;
-            push_interval(&mut self.intervals[i], r.start, r.end);
+            self.lanes[i].push(r.start, r.end);
+            let class = match r.lane {
+                Lane::Gemm | Lane::Math => Some(0),
+                Lane::Ipcq => Some(1),
+                _ => None,
+            };
+            if let Some(class) = class {
+                let pe = r.pe as usize;
+                if self.pes.len() <= pe {
+                    self.pes.resize_with(pe + 1, Default::default);
+                }
+                self.pes[pe][class].push(r.start, r.end);
+                self.pes[pe][2].push(r.start, r.end);
+            }
         }
         if self.keep {
             self.records.push(r);
@@ -197,10 +261,23 @@ impl OpLog {
     /// Busy and wall-clock time of a lane.
     pub fn lane_time(&self, lane: Lane) -> LaneTime {
         let i = lane.index();
-        let mut v = self.intervals[i].clone();
         LaneTime {
             busy_ns: ps_to_ns(self.busy[i]),
-            occupied_ns: ps_to_ns(self.settled[i] + union_len(&mut v)),
+            occupied_ns: ps_to_ns(self.lanes[i].len_ps()),
+        }
+    }
+
+    /// The time of the PE with global index `pe` (zero if it logged
+    /// nothing on its compute or IPCQ engines).
+    pub fn pe_time(&self, pe: u32) -> PeTime {
+        let Some([compute, comm, either]) = self.pes.get(pe as usize) else {
+            return PeTime::default();
+        };
+        PeTime {
+            compute_ns: ps_to_ns(compute.len_ps()),
+            comm_ns: ps_to_ns(comm.len_ps()),
+            either_ns: ps_to_ns(either.len_ps()),
+            last_end_ns: ps_to_ns(compute.last_end.max(comm.last_end)),
         }
     }
 
@@ -208,24 +285,16 @@ impl OpLog {
     /// `before`: the caller promises no record to come starts earlier (the
     /// executor passes the start of its oldest running program).
     pub fn settle(&mut self, before: Ps) {
-        for i in 0..self.intervals.len() {
-            let v = &mut self.intervals[i];
-            // Amortized: a short list is cheap to keep, and one a long
-            // program holds back waits until it has doubled.
-            if v.len() < self.settle_at[i].max(SETTLE_AT) {
-                continue;
-            }
-            merge(v);
-            let keep = v.partition_point(|&(_, e)| e <= before);
-            self.settled[i] += v[..keep].iter().map(|(s, e)| e - s).sum::<Ps>();
-            v.drain(..keep);
-            self.settle_at[i] = 2 * v.len();
+        let pes = self.pes.iter_mut().flat_map(|p| p.iter_mut());
+        for u in self.lanes.iter_mut().chain(pes) {
+            u.settle(before);
         }
     }
 
-    /// Busy intervals held (not yet settled), over all lanes.
+    /// Busy intervals held (not yet settled), over all lanes and PEs.
     pub fn held_intervals(&self) -> usize {
-        self.intervals.iter().map(Vec::len).sum()
+        let pes = self.pes.iter().flat_map(|p| p.iter());
+        self.lanes.iter().chain(pes).map(|u| u.list.len()).sum()
     }
 
     /// Sum of busy time of a lane, in ps.
@@ -305,6 +374,30 @@ mod tests {
         assert_eq!(t.occupied_ns, ps_to_ns(25));
         assert_eq!(log.summary().gemm_tile_count, 3);
         assert!(log.records().is_empty());
+    }
+
+    #[test]
+    fn a_pe_time_is_the_union_of_its_compute_and_of_its_messages() {
+        let mut log = OpLog::new(false);
+        log.push(rec(Lane::Gemm, 0, 10));
+        log.push(rec(Lane::Math, 5, 20));
+        log.push(OpRecord {
+            lane: Lane::Ipcq,
+            ..rec(Lane::Ipcq, 15, 40)
+        });
+        // Another PE's work counts only for that PE.
+        log.push(OpRecord {
+            pe: 1,
+            ..rec(Lane::Gemm, 0, 100)
+        });
+        let t = log.pe_time(0);
+        assert_eq!(t.compute_ns, ps_to_ns(20));
+        assert_eq!(t.comm_ns, ps_to_ns(25));
+        // Communication from 20 to 40 ran with no compute beside it.
+        assert_eq!(t.either_ns - t.compute_ns, ps_to_ns(20));
+        assert_eq!(t.last_end_ns, ps_to_ns(40));
+        assert_eq!(log.pe_time(1).compute_ns, ps_to_ns(100));
+        assert_eq!(log.pe_time(7), PeTime::default());
     }
 
     #[test]

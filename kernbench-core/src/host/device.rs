@@ -279,6 +279,50 @@ impl Device {
         self.run_on(K::NAME, work, Some(queues))
     }
 
+    /// Launches a collective whose ranks each run `programs` programs in
+    /// order (program id `0..programs` on axis 0, every one rank `r` of
+    /// the ring): a long collective kernel cut into pieces, so a run holds
+    /// only the commands of the pieces in flight. Rank 0's first program is
+    /// traced now (a kernel that cannot trace fails here), the others when
+    /// their PE starts them. Every rank runs its programs in the same
+    /// order, so messages between two ranks pair up program by program.
+    pub fn launch_ring_grid<K: Kernel>(
+        &mut self,
+        ring: &Ring,
+        buffer: BufferKind,
+        programs: usize,
+        args: impl Fn(usize) -> K::Args,
+    ) -> Result<RunReport, RuntimeError> {
+        if programs == 0 {
+            return Err(RuntimeError::EmptyGrid([0, 1, 1]));
+        }
+        let topo = &self.machine.topo;
+        let cfg = self.trace_config();
+        let n = ring.world_size();
+        let grid = [programs, 1, 1];
+        let mut work = Vec::with_capacity(n);
+        for (rank, pe) in ring.pes.iter().enumerate() {
+            pe.tcm(0).check(topo)?;
+            let a = Arc::new(args(rank));
+            check_args(topo, &a.values())?;
+            let info = move |p: usize| ProgramInfo::grid([p, 0, 0], grid).with_ring(rank, n);
+            let mut list = Vec::with_capacity(programs);
+            if rank == 0 {
+                list.push(Program::traced(K::trace(&a, &info(0), &cfg)?));
+            }
+            for p in list.len()..programs {
+                let a = a.clone();
+                list.push(Program::deferred(move || K::trace(&a, &info(p), &cfg)));
+            }
+            work.push((*pe, list));
+        }
+        let queues = Queues {
+            ranks: &ring.pes,
+            buffer,
+        };
+        self.run_on(K::NAME, work, Some(queues))
+    }
+
     fn run_on(
         &mut self,
         kernel: &str,

@@ -121,6 +121,32 @@ impl Ring {
         })
     }
 
+    /// The first `pes` PEs of each of `cubes` cubes taken in the order of
+    /// [`Ring::intercube_multisip`]: rank `i * pes + p` is PE `p` of the
+    /// `i`-th cube. Kernels that split work over a cube's PEs run one ring
+    /// per PE index over it (PE `p` of cube `i` talks to PE `p` of cube
+    /// `i ± 1`); its kind is `IntercubeMultisip`.
+    pub fn cube_grid(topo: &Topology, cubes: usize, pes: usize) -> Result<Ring, RingError> {
+        let cube_ring = Self::intercube_multisip(topo, cubes)?;
+        let per_cube = topo.system.pes_per_cube as usize;
+        if pes == 0 || pes > per_cube {
+            return Err(RingError::Size {
+                kind: "cube grid (PEs per cube)",
+                n: pes,
+                max: per_cube,
+            });
+        }
+        let pes = cube_ring
+            .pes
+            .iter()
+            .flat_map(|c| (0..pes as u32).map(move |pe| PeLoc { pe, ..*c }))
+            .collect();
+        Ok(Ring {
+            kind: RingKind::IntercubeMultisip,
+            pes,
+        })
+    }
+
     /// PE 0 of cube 0 of every SIP: rank = SIP.
     pub fn sips(topo: &Topology) -> Result<Ring, RingError> {
         let n = topo.system.sips as usize;

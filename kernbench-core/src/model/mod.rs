@@ -6,7 +6,9 @@
 //! [`crate::fabric`]); nothing below uses it.
 
 mod all_reduce;
+mod attention;
 mod gemm;
 
 pub use all_reduce::AllReduceModel;
+pub use attention::{DecodeModel, RingAttentionModel, StepWork};
 pub use gemm::{GemmIdeal, GemmShape, StageTimes};
