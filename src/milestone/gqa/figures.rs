@@ -117,8 +117,17 @@ pub fn render_figures(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             for (k, (users, n)) in others.into_iter().enumerate() {
                 series.push(
                     Series::new(
-                        format!("latency, {users} users over {n} ranks"),
-                        color(6 + k),
+                        format!(
+                            "latency, {users} user{} over {n} ranks",
+                            if users == 1 { "" } else { "s" }
+                        ),
+                        // Past the palette's last colour, black: no clash
+                        // with the series above.
+                        if k == 0 {
+                            color(6)
+                        } else {
+                            plotters::style::BLACK
+                        },
                         Stroke::Points,
                     )
                     .with_points(
@@ -135,7 +144,7 @@ pub fn render_figures(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
                 Axis::pow2("context (tokens per user)").ticks(tokens),
                 Axis::log("time (log scale)").ticks(time_ns),
                 &series,
-                SeriesLabelPosition::UpperLeft,
+                SeriesLabelPosition::LowerRight,
             )?;
         }
         Ok(())
