@@ -159,7 +159,7 @@ fn both_kernels_are_exact_with_grouped_heads_and_causal_masks() {
         let r = run_panel(&topo, &cfg, checked()).unwrap();
         let c = r.result.check.unwrap();
         assert!(c.ok, "{cfg:?}: {c:?}");
-        assert!(r.latency_ns >= r.bound_ns, "{cfg:?}");
+        assert!(r.figures.latency_ns >= r.figures.bound_ns, "{cfg:?}");
     }
 }
 
@@ -206,10 +206,10 @@ fn headline(topo: &Topology, panel: Panel, ctx: usize, users: usize, ranks: usiz
 }
 
 fn sane(r: &PanelRun) {
-    assert!(r.latency_ns > 0.0);
-    assert!(r.exposed_comm_ns >= 0.0 && r.exposed_comm_ns <= r.latency_ns);
-    assert!(r.exposed_comm_ns <= r.comm_ns + 1e-6);
-    assert!(r.compute_ns <= r.latency_ns + 1e-6);
+    assert!(r.figures.latency_ns > 0.0);
+    assert!(r.figures.exposed_comm_ns >= 0.0 && r.figures.exposed_comm_ns <= r.figures.latency_ns);
+    assert!(r.figures.exposed_comm_ns <= r.figures.comm_ns + 1e-6);
+    assert!(r.figures.compute_ns <= r.figures.latency_ns + 1e-6);
 }
 
 #[test]
@@ -225,11 +225,11 @@ fn llama70b_shapes_obey_their_first_principles_bounds() {
         let s = ctx as f64;
         let causal_macs = 2.0 * h_q * d * s * (s + 1.0) / 2.0;
         assert!(
-            r.latency_ns >= causal_macs / (pes as f64 * macs_per_ns),
+            r.figures.latency_ns >= causal_macs / (pes as f64 * macs_per_ns),
             "{ctx}"
         );
-        assert!(r.latency_ns > last, "longer context is slower");
-        last = r.latency_ns;
+        assert!(r.figures.latency_ns > last, "longer context is slower");
+        last = r.figures.latency_ns;
         sane(&r);
     }
     let mut last = 0.0;
@@ -237,9 +237,9 @@ fn llama70b_shapes_obey_their_first_principles_bounds() {
         // One user's cache in cube 0: one slice.
         let r = headline(&topo, Panel::SingleUserDecode, ctx, 1, pes);
         let kv_bytes = 2.0 * h_kv * ctx as f64 * d * 2.0;
-        assert!(r.latency_ns >= kv_bytes / hbm, "{ctx}");
-        assert!(r.latency_ns > last);
-        last = r.latency_ns;
+        assert!(r.figures.latency_ns >= kv_bytes / hbm, "{ctx}");
+        assert!(r.figures.latency_ns > last);
+        last = r.figures.latency_ns;
         sane(&r);
     }
     let cubes = topo.cubes_per_sip() as usize;
@@ -247,8 +247,11 @@ fn llama70b_shapes_obey_their_first_principles_bounds() {
         let ctx = 4096;
         let r = headline(&topo, Panel::MultiUserDecode, ctx, users, cubes);
         let kv_bytes = users as f64 * 2.0 * h_kv * ctx as f64 * d * 2.0;
-        assert!(r.latency_ns >= kv_bytes / (cubes as f64 * hbm), "{users}");
-        assert_eq!(r.cubes, cubes);
+        assert!(
+            r.figures.latency_ns >= kv_bytes / (cubes as f64 * hbm),
+            "{users}"
+        );
+        assert_eq!(r.figures.cubes, cubes);
         sane(&r);
     }
 }
@@ -262,7 +265,7 @@ fn the_headline_sweep_obeys_its_bounds() {
     let sweep = GqaSweep::headline(&topo);
     for p in &sweep.points {
         let r = run_panel(&topo, p, RunMode::TIMING_ONLY).unwrap();
-        assert!(r.latency_ns >= r.bound_ns, "{p:?}");
+        assert!(r.figures.latency_ns >= r.figures.bound_ns, "{p:?}");
         sane(&r);
     }
 }

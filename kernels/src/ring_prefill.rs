@@ -186,58 +186,48 @@ pub fn ring_attention(
     let kv_base = (u * heads + h) * local;
     let q_base = kv_base * group;
     let half = shape.kv_rows();
-    // Where step `s`'s shard lies: the rank's own K/V, or a stage half.
-    let shard = |step: usize| {
-        if step == 0 {
-            ([k, v], kv_base)
-        } else {
-            ([stage_k, stage_v], (step % 2) * half + kv_base)
-        }
+    // Step `s`'s shard: the rank's own K/V, or the stage half the relay of
+    // step `s - 1` filled.
+    let (kv_now, now_base) = if s == 0 {
+        ([k, v], kv_base)
+    } else {
+        ([stage_k, stage_v], (s % 2) * half + kv_base)
     };
-    let (kv_now, now_base) = shard(s);
+    let stage = [stage_k, stage_v];
 
     let relay_items = if s + 1 < n { local.div_ceil(bn) } else { 0 };
     let piece = |j: usize| {
         let start = j * bn;
         (start, bn.min(local - start))
     };
+    // Piece `j` of K (`w = 0`) or V (`w = 1`): sent on, or received from
+    // the previous member into the other stage half.
+    let send_piece = |j: usize, w: usize| {
+        let (start, rows) = piece(j);
+        let out = tl::load(kv_now[w].block([now_base + start, 0], [rows, head_dim]));
+        tl::send(ring.next(), &out);
+    };
+    let recv_piece = |j: usize, w: usize| {
+        let (start, rows) = piece(j);
+        let into = ((s + 1) % 2) * half + kv_base + start;
+        let got = tl::recv::<f16>(ring.prev(), [rows, head_dim]);
+        tl::store(stage[w].block([into, 0], [rows, head_dim]), &got);
+    };
     // The relay sends piece `j` and receives the previous member's piece
     // `j - lag`: a receive's store blocks the in-order DMA engine until
     // its message is in, so receiving a slot late finds it there already.
     // That keeps `2 (lag + 1)` messages in flight per peer, so a shallower
-    // queue receives each piece right after sending it.
+    // queue receives each message right after sending it.
     let lag = usize::from(tl::queue_depth() >= 4);
-    let send_piece = |j: usize| {
-        let (start, rows) = piece(j);
-        for from in kv_now {
-            let out = tl::load(from.block([now_base + start, 0], [rows, head_dim]));
-            tl::send(ring.next(), &out);
-        }
-    };
-    let recv_piece = |j: usize| {
-        let (start, rows) = piece(j);
-        let into = ((s + 1) % 2) * half + kv_base + start;
-        for to in [stage_k, stage_v] {
-            let got = tl::recv::<f16>(ring.prev(), [rows, head_dim]);
-            tl::store(to.block([into, 0], [rows, head_dim]), &got);
-        }
-    };
     let relay = |j: usize| {
-        if lag == 0 {
-            // One message at a time: K sent, K received, then V.
-            let (start, rows) = piece(j);
-            let into = ((s + 1) % 2) * half + kv_base + start;
-            for (from, to) in kv_now.iter().zip([stage_k, stage_v]) {
-                let out = tl::load(from.block([now_base + start, 0], [rows, head_dim]));
-                tl::send(ring.next(), &out);
-                let got = tl::recv::<f16>(ring.prev(), [rows, head_dim]);
-                tl::store(to.block([into, 0], [rows, head_dim]), &got);
+        for w in 0..2 {
+            send_piece(j, w);
+            if lag == 0 {
+                recv_piece(j, w);
             }
-            return;
         }
-        send_piece(j);
-        if j >= lag {
-            recv_piece(j - lag);
+        if lag > 0 && j >= lag {
+            (0..2).for_each(|w| recv_piece(j - lag, w));
         }
     };
 
@@ -308,6 +298,6 @@ pub fn ring_attention(
         next_item += 1;
     }
     for j in relay_items.saturating_sub(lag)..relay_items {
-        recv_piece(j);
+        (0..2).for_each(|w| recv_piece(j, w));
     }
 }

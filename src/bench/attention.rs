@@ -2,7 +2,7 @@
 //! one cube, each group of query heads sharing its K/V head's loads.
 
 use half::f16;
-use kernbench_core::host::{Device, LaunchOptions, Mapping, Place};
+use kernbench_core::host::{LaunchOptions, Mapping, Place};
 use kernbench_core::{PeLoc, Topology};
 use kernels::{gqa_attention, gqa_programs};
 use ndarray::{s, Array2};
@@ -131,9 +131,7 @@ pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchRes
     let (Some(q_rows), Some(kv_rows)) = (q_rows, kv_rows) else {
         return Err(BenchError::Invalid("seq x heads overflows".into()));
     };
-    let mut dev = Device::new(topo)
-        .with_data(mode.data)
-        .with_records(mode.records);
+    let mut dev = mode.device(topo);
     let home = Place::hbm(0, 0);
     // Allocate first: a shape the slice cannot hold is refused before any
     // host array is made.

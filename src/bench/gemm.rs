@@ -2,7 +2,7 @@
 
 use half::f16;
 use kernbench_core::dsl::Stage;
-use kernbench_core::host::{Device, LaunchOptions, Mapping, Place};
+use kernbench_core::host::{LaunchOptions, Mapping, Place};
 use kernbench_core::{PeLoc, Topology};
 use kernels::{matmul, matmul_grid};
 use ndarray::Array2;
@@ -119,9 +119,7 @@ pub fn run_gemm(
             topo.cubes_per_sip()
         )));
     }
-    let mut dev = Device::new(topo)
-        .with_data(mode.data)
-        .with_records(mode.records);
+    let mut dev = mode.device(topo);
     // Timing-only runs move the bytes but have no values to make.
     let inputs = mode.data.then(|| {
         (

@@ -43,6 +43,16 @@ impl RunMode {
     };
 }
 
+impl RunMode {
+    /// A device on `topo` that executes data and keeps records as this
+    /// mode says.
+    pub fn device(self, topo: &Topology) -> Device {
+        Device::new(topo)
+            .with_data(self.data)
+            .with_records(self.records)
+    }
+}
+
 impl Default for RunMode {
     fn default() -> Self {
         RunMode {
@@ -54,7 +64,7 @@ impl Default for RunMode {
 }
 
 /// A numerical comparison against a reference.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Check {
     pub max_abs_err: f64,
     /// Largest error relative to the reference's largest magnitude.

@@ -179,9 +179,7 @@ pub fn run_allreduce(
 ) -> Result<BenchResult, BenchError> {
     let ring = Ring::install(topo, cfg.ring, cfg.ranks)?;
     let len = (cfg.bytes / 2) as usize;
-    let mut dev = Device::new(topo)
-        .with_data(mode.data)
-        .with_records(mode.records);
+    let mut dev = mode.device(topo);
     let bufs = rank_buffers(&mut dev, &ring, len, cfg.home)?;
     let (op, seg) = (cfg.op, cfg.seg);
     let run = dev.launch_ring::<ring_allreduce>(&ring, cfg.buffer, |r| {

@@ -1,7 +1,7 @@
 //! The tensor-parallel MLP bench: rank = SIP, column- then row-parallel
 //! linear layers, the all-reduce at the end.
 
-use kernbench_core::host::{BufferKind, Device, Ring};
+use kernbench_core::host::{BufferKind, Ring};
 use kernbench_core::model::AllReduceModel;
 use kernbench_core::Topology;
 use kernels::tp::{mlp_forward, mlp_reference};
@@ -46,9 +46,7 @@ pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchRes
     // Small weights keep activations in fp16's comfortable range.
     let w1 = random_matrix(hidden, ffn, 12).mapv(|v| v / (hidden as f32).sqrt());
     let w2 = random_matrix(ffn, hidden, 13).mapv(|v| v / (ffn as f32).sqrt());
-    let mut dev = Device::new(topo)
-        .with_data(mode.data)
-        .with_records(mode.records);
+    let mut dev = mode.device(topo);
     let outs = kernels::tp::spawn(&mut dev, |rank| {
         let out = mlp_forward(rank, &x, &w1, &w2)?;
         let y = if mode.check {

@@ -185,6 +185,9 @@ pub struct OpLog {
     summary: OpLogSummary,
     busy: [Ps; 7],
     lanes: [Union; 7],
+    /// Whether per-PE unions are kept (they cost three interval pushes per
+    /// record, so only runs that report them pay for them).
+    track_pes: bool,
     /// Per PE (by global index): compute engines, the IPCQ engine, either.
     pes: Vec<[Union; 3]>,
 }
@@ -195,6 +198,14 @@ impl OpLog {
         OpLog {
             keep: keep_records,
             ..Self::default()
+        }
+    }
+
+    /// The same log, also keeping each PE's time (see [`Self::pe_time`]).
+    pub fn tracking_pes(self) -> Self {
+        OpLog {
+            track_pes: true,
+            ..self
         }
     }
 
@@ -229,7 +240,7 @@ impl OpLog {
                 Lane::Ipcq => Some(1),
                 _ => None,
             };
-            if let Some(class) = class {
+            if let Some(class) = class.filter(|_| self.track_pes) {
                 let pe = r.pe as usize;
                 if self.pes.len() <= pe {
                     self.pes.resize_with(pe + 1, Default::default);
@@ -268,17 +279,21 @@ impl OpLog {
     }
 
     /// The time of the PE with global index `pe` (zero if it logged
-    /// nothing on its compute or IPCQ engines).
-    pub fn pe_time(&self, pe: u32) -> PeTime {
+    /// nothing on its compute or IPCQ engines); `None` unless the log
+    /// tracks PEs ([`Self::tracking_pes`]).
+    pub fn pe_time(&self, pe: u32) -> Option<PeTime> {
+        if !self.track_pes {
+            return None;
+        }
         let Some([compute, comm, either]) = self.pes.get(pe as usize) else {
-            return PeTime::default();
+            return Some(PeTime::default());
         };
-        PeTime {
+        Some(PeTime {
             compute_ns: ps_to_ns(compute.len_ps()),
             comm_ns: ps_to_ns(comm.len_ps()),
             either_ns: ps_to_ns(either.len_ps()),
             last_end_ns: ps_to_ns(compute.last_end.max(comm.last_end)),
-        }
+        })
     }
 
     /// Folds into the running totals every busy interval that ends by
@@ -378,7 +393,7 @@ mod tests {
 
     #[test]
     fn a_pe_time_is_the_union_of_its_compute_and_of_its_messages() {
-        let mut log = OpLog::new(false);
+        let mut log = OpLog::new(false).tracking_pes();
         log.push(rec(Lane::Gemm, 0, 10));
         log.push(rec(Lane::Math, 5, 20));
         log.push(OpRecord {
@@ -390,14 +405,18 @@ mod tests {
             pe: 1,
             ..rec(Lane::Gemm, 0, 100)
         });
-        let t = log.pe_time(0);
+        let t = log.pe_time(0).unwrap();
         assert_eq!(t.compute_ns, ps_to_ns(20));
         assert_eq!(t.comm_ns, ps_to_ns(25));
         // Communication from 20 to 40 ran with no compute beside it.
         assert_eq!(t.either_ns - t.compute_ns, ps_to_ns(20));
         assert_eq!(t.last_end_ns, ps_to_ns(40));
-        assert_eq!(log.pe_time(1).compute_ns, ps_to_ns(100));
-        assert_eq!(log.pe_time(7), PeTime::default());
+        assert_eq!(log.pe_time(1).unwrap().compute_ns, ps_to_ns(100));
+        assert_eq!(log.pe_time(7), Some(PeTime::default()));
+        // A log that does not track PEs says so rather than report zeros.
+        let mut plain = OpLog::new(false);
+        plain.push(rec(Lane::Gemm, 0, 10));
+        assert_eq!(plain.pe_time(0), None);
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub struct Device {
     mem: DeviceMemory,
     data: bool,
     keep_records: bool,
+    pe_times: bool,
     next_free: BTreeMap<Place, u64>,
 }
 
@@ -70,6 +71,7 @@ impl Device {
             mem: DeviceMemory::new(),
             data: true,
             keep_records: true,
+            pe_times: false,
             next_free: BTreeMap::new(),
         }
     }
@@ -83,6 +85,13 @@ impl Device {
     /// Keeps (or drops) individual op-log records; summaries are always kept.
     pub fn with_records(mut self, keep: bool) -> Self {
         self.keep_records = keep;
+        self
+    }
+
+    /// Keeps each PE's compute and IPCQ time in launches' op logs
+    /// ([`OpLog::pe_time`]); off by default, as it costs on every record.
+    pub fn with_pe_times(mut self, on: bool) -> Self {
+        self.pe_times = on;
         self
     }
 
@@ -339,6 +348,9 @@ impl Device {
         let programs = work.iter().map(|(_, p)| p.len()).sum();
         let pes = work.len();
         let mut log = OpLog::new(self.keep_records);
+        if self.pe_times {
+            log = log.tracking_pes();
+        }
         let start = self.sim.now();
         let events = self.sim.events_processed();
         let window = sram_window(&self.machine.topo);

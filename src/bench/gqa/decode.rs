@@ -6,10 +6,9 @@ use kernbench_core::host::{Device, Ring, Tensor};
 use kernbench_core::model::{AllReduceModel, DecodeModel};
 use kernbench_core::Topology;
 use kernels::decode_attention;
-use ndarray::Array2;
 
-use super::{GqaConfig, PanelRun, Placement, BUFFER};
-use crate::bench::{random_matrix, round_f16, write_or_time, BenchError, Check, RunMode};
+use super::{upload, GqaConfig, Inputs, PanelRun, Placement, BUFFER};
+use crate::bench::{round_f16, BenchError, Check, RunMode};
 
 /// One rank's tensors.
 struct RankBufs {
@@ -20,23 +19,13 @@ struct RankBufs {
     o: Tensor<f16>,
 }
 
-/// Every user's new-token queries (`h_q` rows, a K/V head's group
-/// together) and caches (`h_kv x S` rows), users one after another.
-struct Inputs {
-    q: Array2<f32>,
-    k: Array2<f32>,
-    v: Array2<f32>,
-}
-
 pub(super) fn run(topo: &Topology, cfg: &GqaConfig, mode: RunMode) -> Result<PanelRun, BenchError> {
     let place = Placement::of(topo, cfg)?;
     let n = place.n_ranks;
     let (g, d, users, heads) = (cfg.group(), cfg.d_head, cfg.users, place.heads);
     let local = cfg.context / n;
     let cols = users * heads * g;
-    let mut dev = Device::new(topo)
-        .with_data(mode.data)
-        .with_records(mode.records);
+    let mut dev = super::device(topo, mode);
     let mut bufs = Vec::with_capacity(place.ring.world_size());
     for rank in 0..place.ring.world_size() {
         let home = place.home(rank);
@@ -49,20 +38,14 @@ pub(super) fn run(topo: &Topology, cfg: &GqaConfig, mode: RunMode) -> Result<Pan
         });
     }
     let s_len = cfg.context;
-    let inputs = mode.data.then(|| Inputs {
-        q: random_matrix(users * cfg.h_q, d, 41),
-        k: random_matrix(users * cfg.h_kv * s_len, d, 42),
-        v: random_matrix(users * cfg.h_kv * s_len, d, 43),
-    });
+    // Every user's new-token queries (`h_q` rows, a K/V head's group
+    // together) and caches (`h_kv x S` rows).
+    let inputs = mode
+        .data
+        .then(|| Inputs::random(users * cfg.h_q, users * cfg.h_kv * s_len, d, 41));
     for (rank, b) in bufs.iter().enumerate() {
         let (qm, km) = rows_of(cfg, &place, rank);
-        let pick = |a: &Array2<f32>, map: &[usize]| a.select(ndarray::Axis(0), map);
-        let data = inputs
-            .as_ref()
-            .map(|i| (pick(&i.q, &qm), pick(&i.k, &km), pick(&i.v, &km)));
-        write_or_time(&mut dev, &b.q, data.as_ref().map(|x| &x.0))?;
-        write_or_time(&mut dev, &b.k, data.as_ref().map(|x| &x.1))?;
-        write_or_time(&mut dev, &b.v, data.as_ref().map(|x| &x.2))?;
+        upload(&mut dev, inputs.as_ref(), (&qm, &km), (&b.q, &b.k, &b.v))?;
     }
     let scale = 1.0 / (d as f32).sqrt();
     let stride = place.stride;

@@ -7,16 +7,19 @@ mod decode;
 mod place;
 mod prefill;
 
-use kernbench_core::host::{BufferKind, RunReport};
+use half::f16;
+use kernbench_core::host::{BufferKind, Device, RunReport, Tensor};
 use kernbench_core::support::Named;
 use kernbench_core::Topology;
 use kernels::Sharding;
+use serde::{Deserialize, Serialize};
 
 pub use place::Placement;
 pub use prefill::imbalance;
 
-use super::{BenchError, BenchResult, Check, RunMode};
+use super::{random_matrix, write_or_time, BenchError, BenchResult, Check, RunMode};
 use crate::params::{ParamError, ParamSet, ParamSpec, Params};
+use ndarray::Array2;
 
 /// The four panels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -188,10 +191,10 @@ impl GqaConfig {
     }
 }
 
-/// A panel's run with the figures the milestone reports.
-#[derive(Debug, Clone)]
-pub struct PanelRun {
-    pub result: BenchResult,
+/// The figures a panel point reports: the milestone's row and the bench's
+/// JSON both carry them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PanelFigures {
     /// Ranks of the sequence ring.
     pub n_ranks: usize,
     /// PEs doing attention.
@@ -211,26 +214,52 @@ pub struct PanelRun {
     /// The analytical model, ns.
     pub model_ns: f64,
     /// Most causal work of a rank over the mean (1 = balanced) with zigzag
-    /// shards, and with contiguous ones (prefill; 1 for decode).
-    pub imbalance: [f64; 2],
+    /// shards (prefill; 1 for decode).
+    pub imbalance_zigzag: f64,
+    /// The same with contiguous shards.
+    pub imbalance_contiguous: f64,
+}
+
+impl PanelFigures {
+    /// The timing figures as the bench's extra JSON keys.
+    fn extra(&self) -> [(&'static str, f64); 8] {
+        [
+            ("latency_ns", self.latency_ns),
+            ("compute_ns", self.compute_ns),
+            ("comm_ns", self.comm_ns),
+            ("exposed_comm_ns", self.exposed_comm_ns),
+            ("bound_ns", self.bound_ns),
+            ("model_ns", self.model_ns),
+            ("imbalance_zigzag", self.imbalance_zigzag),
+            ("imbalance_contiguous", self.imbalance_contiguous),
+        ]
+    }
+}
+
+/// A panel's run with the figures the milestone reports.
+#[derive(Debug, Clone)]
+pub struct PanelRun {
+    pub result: BenchResult,
+    pub figures: PanelFigures,
 }
 
 impl PanelRun {
     /// The figures of `run` on placement `place`, with its bound and model.
     fn new(
         place: &Placement,
-        dev: &kernbench_core::host::Device,
+        dev: &Device,
         run: RunReport,
         check: Option<Check>,
         [bound_ns, model_ns, zigzag, contiguous]: [f64; 4],
     ) -> Self {
         let topo = dev.topology();
-        // The critical rank: the one that finished last (the lowest on a tie).
+        // The critical rank: the one that finished last (the lowest on a
+        // tie). Panel devices track PEs (see `device`).
         let times: Vec<_> = place
             .ring
             .pes
             .iter()
-            .map(|pe| run.log.pe_time(pe.global(topo)))
+            .map(|pe| run.log.pe_time(pe.global(topo)).unwrap_or_default())
             .collect();
         let crit = times.iter().enumerate().fold(0, |best, (i, t)| {
             if t.last_end_ns > times[best].last_end_ns {
@@ -240,34 +269,64 @@ impl PanelRun {
             }
         });
         let t = times.get(crit).copied().unwrap_or_default();
-        let latency_ns = run.kernel_ns;
-        let exposed = (t.either_ns - t.compute_ns).clamp(0.0, latency_ns);
-        let mut result = BenchResult::new("milestone-gqa-llama70b", dev, run, check);
-        let extra = [
-            ("latency_ns", latency_ns),
-            ("compute_ns", t.compute_ns),
-            ("comm_ns", t.comm_ns),
-            ("exposed_comm_ns", exposed),
-            ("bound_ns", bound_ns),
-            ("model_ns", model_ns),
-            ("imbalance_zigzag", zigzag),
-            ("imbalance_contiguous", contiguous),
-        ];
-        result.extra = extra.into_iter().collect();
-        PanelRun {
-            result,
+        let figures = PanelFigures {
             n_ranks: place.n_ranks,
             pes: place.ring.world_size(),
             cubes: place.cubes,
-            latency_ns,
+            latency_ns: run.kernel_ns,
             compute_ns: t.compute_ns,
             comm_ns: t.comm_ns,
-            exposed_comm_ns: exposed,
+            // Both unions are whole picoseconds and `either` covers
+            // `compute`, so this is exact and never negative.
+            exposed_comm_ns: t.either_ns - t.compute_ns,
             bound_ns,
             model_ns,
-            imbalance: [zigzag, contiguous],
+            imbalance_zigzag: zigzag,
+            imbalance_contiguous: contiguous,
+        };
+        let mut result = BenchResult::new("milestone-gqa-llama70b", dev, run, check);
+        result.extra = figures.extra().into_iter().collect();
+        PanelRun { result, figures }
+    }
+}
+
+/// A device for a panel: data and records as `mode` says, and each PE's
+/// compute and IPCQ time kept for the critical rank's figures.
+fn device(topo: &Topology, mode: RunMode) -> Device {
+    mode.device(topo).with_pe_times(true)
+}
+
+/// A panel's host inputs: every user's queries, keys and values, users
+/// one after another (each panel's `rows_of` says the row layout).
+struct Inputs {
+    q: Array2<f32>,
+    k: Array2<f32>,
+    v: Array2<f32>,
+}
+
+impl Inputs {
+    fn random(q_rows: usize, kv_rows: usize, d: usize, seed: u64) -> Self {
+        Self {
+            q: random_matrix(q_rows, d, seed),
+            k: random_matrix(kv_rows, d, seed + 1),
+            v: random_matrix(kv_rows, d, seed + 2),
         }
     }
+}
+
+/// Writes a rank's rows of the inputs (query rows `qm`, cache rows `km`)
+/// into its buffers, or only times the upload when there are no inputs.
+fn upload(
+    dev: &mut Device,
+    inputs: Option<&Inputs>,
+    (qm, km): (&[usize], &[usize]),
+    (q, k, v): (&Tensor<f16>, &Tensor<f16>, &Tensor<f16>),
+) -> Result<(), BenchError> {
+    let pick = |a: &Array2<f32>, map: &[usize]| a.select(ndarray::Axis(0), map);
+    write_or_time(dev, q, inputs.map(|i| pick(&i.q, qm)).as_ref())?;
+    write_or_time(dev, k, inputs.map(|i| pick(&i.k, km)).as_ref())?;
+    write_or_time(dev, v, inputs.map(|i| pick(&i.v, km)).as_ref())?;
+    Ok(())
 }
 
 /// Where IPCQ messages land: the receiving PE's TCM.

@@ -7,9 +7,9 @@ use kernbench_core::Topology;
 use kernels::{ring_attention, RingShape, Sharding, Visibility};
 use ndarray::{s, Array2};
 
-use super::{GqaConfig, PanelRun, Placement, BUFFER};
+use super::{upload, GqaConfig, Inputs, PanelRun, Placement, BUFFER};
 use crate::bench::attention::{reference, AttentionParams, Mask};
-use crate::bench::{random_matrix, write_or_time, BenchError, Check, RunMode};
+use crate::bench::{BenchError, Check, RunMode};
 
 /// One rank's tensors.
 struct RankBufs {
@@ -24,14 +24,6 @@ struct RankBufs {
     stage_v: Tensor<f16>,
 }
 
-/// Every user's Q (`h_kv x S x group` stacked rows), K and V (`h_kv x S`
-/// rows), users one after another.
-struct Inputs {
-    q: Array2<f32>,
-    k: Array2<f32>,
-    v: Array2<f32>,
-}
-
 pub(super) fn run(topo: &Topology, cfg: &GqaConfig, mode: RunMode) -> Result<PanelRun, BenchError> {
     let place = Placement::of(topo, cfg)?;
     let n = place.n_ranks;
@@ -42,9 +34,7 @@ pub(super) fn run(topo: &Topology, cfg: &GqaConfig, mode: RunMode) -> Result<Pan
         local: cfg.context / n,
         group: g,
     };
-    let mut dev = Device::new(topo)
-        .with_data(mode.data)
-        .with_records(mode.records);
+    let mut dev = super::device(topo, mode);
     // Allocate everything first: a shape the slices cannot hold is refused
     // before any host array is made.
     let mut bufs = Vec::with_capacity(place.ring.world_size());
@@ -64,23 +54,13 @@ pub(super) fn run(topo: &Topology, cfg: &GqaConfig, mode: RunMode) -> Result<Pan
         });
     }
     let s_len = cfg.context;
-    let inputs = mode.data.then(|| {
-        let rows = cfg.users * cfg.h_kv * s_len;
-        Inputs {
-            q: random_matrix(rows * g, d, 31),
-            k: random_matrix(rows, d, 32),
-            v: random_matrix(rows, d, 33),
-        }
-    });
+    // Every user's Q (`h_kv x S x group` stacked rows), K and V (`h_kv x S`
+    // rows).
+    let rows = cfg.users * cfg.h_kv * s_len;
+    let inputs = mode.data.then(|| Inputs::random(rows * g, rows, d, 31));
     for (rank, b) in bufs.iter().enumerate() {
         let (qm, km) = rows_of(cfg, &place, &shape, rank);
-        let pick = |a: &Array2<f32>, map: &[usize]| a.select(ndarray::Axis(0), map);
-        let data = inputs
-            .as_ref()
-            .map(|i| (pick(&i.q, &qm), pick(&i.k, &km), pick(&i.v, &km)));
-        write_or_time(&mut dev, &b.q, data.as_ref().map(|x| &x.0))?;
-        write_or_time(&mut dev, &b.k, data.as_ref().map(|x| &x.1))?;
-        write_or_time(&mut dev, &b.v, data.as_ref().map(|x| &x.2))?;
+        upload(&mut dev, inputs.as_ref(), (&qm, &km), (&b.q, &b.k, &b.v))?;
     }
     let scale = 1.0 / (d as f32).sqrt();
     let (sharding, causal, stride) = (cfg.sharding, cfg.causal, place.stride);

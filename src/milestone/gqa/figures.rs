@@ -20,12 +20,12 @@ fn base<'a>(doc: &'a GqaDoc, panel: &'a str) -> Vec<&'a GqaRow> {
         .rows
         .iter()
         .filter(|r| r.panel == panel)
-        .map(|r| r.n_ranks)
+        .map(|r| r.figures.n_ranks)
         .min()
         .unwrap_or(0);
     doc.rows
         .iter()
-        .filter(|r| r.panel == panel && r.users == 1 && r.n_ranks == fewest)
+        .filter(|r| r.panel == panel && r.users == 1 && r.figures.n_ranks == fewest)
         .collect()
 }
 
@@ -57,7 +57,10 @@ pub fn render_figures(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             let rows = base(doc, panel);
             let first = rows.first();
             let title = first.map_or(panel.clone(), |r| {
-                format!("{panel}: {} PEs, {} cube(s), 1 user", r.pes, r.cubes)
+                format!(
+                    "{panel}: {} PEs, {} cube(s), 1 user",
+                    r.figures.pes, r.figures.cubes
+                )
             });
             let at = |f: fn(&GqaRow) -> f64| {
                 rows.iter()
@@ -72,22 +75,23 @@ pub fn render_figures(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             };
             let mut series = vec![
                 Series::new("latency (simulated)", color(0), Stroke::Measured)
-                    .with_points(at(|r| r.latency_ns)),
+                    .with_points(at(|r| r.figures.latency_ns)),
                 Series::new(
                     "compute (MAC array or vector busy)",
                     color(1),
                     Stroke::Measured,
                 )
-                .with_points(at(|r| r.compute_ns)),
+                .with_points(at(|r| r.figures.compute_ns)),
                 Series::new(
                     "communication (IPCQ outstanding)",
                     color(2),
                     Stroke::Measured,
                 )
-                .with_points(at(|r| r.comm_ns)),
+                .with_points(at(|r| r.figures.comm_ns)),
                 Series::new("exposed communication", color(3), Stroke::Points)
-                    .with_points(at(|r| r.exposed_comm_ns)),
-                Series::new("analytical model", color(4), dashed).with_points(at(|r| r.model_ns)),
+                    .with_points(at(|r| r.figures.exposed_comm_ns)),
+                Series::new("analytical model", color(4), dashed)
+                    .with_points(at(|r| r.figures.model_ns)),
                 Series::new(
                     if panel.ends_with("prefill") {
                         "bound: causal MACs at array peak"
@@ -97,14 +101,14 @@ pub fn render_figures(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
                     color(5),
                     dashed,
                 )
-                .with_points(at(|r| r.bound_ns)),
+                .with_points(at(|r| r.figures.bound_ns)),
             ];
             // Other placements of the panel, latency only.
             let mut others: Vec<(usize, usize)> = doc
                 .rows
                 .iter()
                 .filter(|r| r.panel == *panel && !rows.iter().any(|b| std::ptr::eq(*b, *r)))
-                .map(|r| (r.users, r.n_ranks))
+                .map(|r| (r.users, r.figures.n_ranks))
                 .collect();
             others.sort_unstable();
             others.dedup();
@@ -133,8 +137,10 @@ pub fn render_figures(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
                     .with_points(
                         doc.rows
                             .iter()
-                            .filter(|r| r.panel == *panel && r.users == users && r.n_ranks == n)
-                            .map(|r| (r.context as f64, r.latency_ns)),
+                            .filter(|r| {
+                                r.panel == *panel && r.users == users && r.figures.n_ranks == n
+                            })
+                            .map(|r| (r.context as f64, r.figures.latency_ns)),
                     ),
                 );
             }
@@ -161,7 +167,7 @@ pub fn render_figures(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
             .iter()
             .filter(|r| r.panel == "multi_user_decode")
             .collect();
-        let mut ranks: Vec<usize> = rows.iter().map(|r| r.n_ranks).collect();
+        let mut ranks: Vec<usize> = rows.iter().map(|r| r.figures.n_ranks).collect();
         ranks.sort_unstable();
         ranks.dedup();
         let mut contexts: Vec<usize> = rows.iter().map(|r| r.context).collect();
@@ -171,14 +177,16 @@ pub fn render_figures(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
         for (area, &n) in areas.iter().zip(&ranks) {
             let mut series = Vec::new();
             for (i, &ctx) in contexts.iter().enumerate() {
-                let pts = rows.iter().filter(|r| r.n_ranks == n && r.context == ctx);
+                let pts = rows
+                    .iter()
+                    .filter(|r| r.figures.n_ranks == n && r.context == ctx);
                 series.push(
                     Series::new(
                         format!("context {}, simulated", tokens(ctx as f64)),
                         color(i),
                         Stroke::Measured,
                     )
-                    .with_points(pts.clone().map(|r| (r.users as f64, r.latency_ns))),
+                    .with_points(pts.clone().map(|r| (r.users as f64, r.figures.latency_ns))),
                 );
                 series.push(
                     Series::new(
@@ -186,7 +194,7 @@ pub fn render_figures(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
                         color(i),
                         Stroke::Dashed,
                     )
-                    .with_points(pts.map(|r| (r.users as f64, r.bound_ns))),
+                    .with_points(pts.map(|r| (r.users as f64, r.figures.bound_ns))),
                 );
             }
             line_chart_at(

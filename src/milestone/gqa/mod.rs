@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use super::output::{json_bytes, num, Csv, Outputs};
 use super::{Domain, MilestoneError};
 use crate::bench::gqa::{
-    run_panel, GqaConfig, Panel, VALIDATION_RANKS_MULTI, VALIDATION_RANKS_SINGLE,
+    run_panel, GqaConfig, Panel, PanelFigures, VALIDATION_RANKS_MULTI, VALIDATION_RANKS_SINGLE,
     VALIDATION_S_KV_PER_RANK, VALIDATION_S_Q,
 };
-use crate::bench::{BenchError, RunMode};
+use crate::bench::{BenchError, Check, RunMode};
 
 pub use figures::{render_figures, FIGURES};
 
@@ -98,14 +98,6 @@ impl GqaSweep {
     }
 }
 
-/// A numerical check of a panel's output against ndarray.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct GqaCheck {
-    pub max_abs_err: f64,
-    pub max_rel_err: f64,
-    pub ok: bool,
-}
-
 /// One panel point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GqaRow {
@@ -113,24 +105,12 @@ pub struct GqaRow {
     /// Tokens per user (prompt or cache).
     pub context: usize,
     pub users: usize,
-    /// Ranks of the sequence ring.
-    pub n_ranks: usize,
-    /// PEs doing attention.
-    pub pes: usize,
-    /// Cubes whose HBM holds the K/V.
-    pub cubes: usize,
-    pub latency_ns: f64,
-    pub compute_ns: f64,
-    pub comm_ns: f64,
-    pub exposed_comm_ns: f64,
-    pub bound_ns: f64,
-    pub model_ns: f64,
+    #[serde(flatten)]
+    pub figures: PanelFigures,
     pub gemm_util_pct: f64,
     pub op_log_summary: OpLogSummary,
-    pub check: Option<GqaCheck>,
-    /// Prefill: most causal work of a rank over the mean, per sharding.
-    pub imbalance_zigzag: f64,
-    pub imbalance_contiguous: f64,
+    /// The output against ndarray (validation scale).
+    pub check: Option<Check>,
     /// Engine events the point simulated.
     pub events: u64,
 }
@@ -193,37 +173,20 @@ impl Domain for GqaSweep {
 
     fn run(&self, topo: &Topology, p: &GqaConfig) -> Result<GqaRow, BenchError> {
         let r = run_panel(topo, p, self.mode())?;
-        let check = match r.result.check {
-            Some(c) if !c.ok => {
-                return Err(BenchError::Invalid(format!(
-                    "the output differs from the reference (max abs err {:.3e})",
-                    c.max_abs_err
-                )))
-            }
-            c => c.map(|c| GqaCheck {
-                max_abs_err: c.max_abs_err,
-                max_rel_err: c.max_rel_err,
-                ok: c.ok,
-            }),
-        };
+        if let Some(c) = r.result.check.filter(|c| !c.ok) {
+            return Err(BenchError::Invalid(format!(
+                "the output differs from the reference (max abs err {:.3e})",
+                c.max_abs_err
+            )));
+        }
         Ok(GqaRow {
             panel: p.panel.name().to_string(),
             context: p.context,
             users: p.users,
-            n_ranks: r.n_ranks,
-            pes: r.pes,
-            cubes: r.cubes,
-            latency_ns: r.latency_ns,
-            compute_ns: r.compute_ns,
-            comm_ns: r.comm_ns,
-            exposed_comm_ns: r.exposed_comm_ns,
-            bound_ns: r.bound_ns,
-            model_ns: r.model_ns,
+            figures: r.figures,
             gemm_util_pct: r.result.run.gemm_util_pct,
             op_log_summary: r.result.run.summary,
-            check,
-            imbalance_zigzag: r.imbalance[0],
-            imbalance_contiguous: r.imbalance[1],
+            check: r.result.check,
             events: r.result.events,
         })
     }
@@ -328,15 +291,15 @@ pub fn write_data(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, MilestoneErr
             r.panel.clone(),
             r.context.to_string(),
             r.users.to_string(),
-            r.n_ranks.to_string(),
-            r.pes.to_string(),
-            r.cubes.to_string(),
-            num(r.latency_ns),
-            num(r.compute_ns),
-            num(r.comm_ns),
-            num(r.exposed_comm_ns),
-            num(r.bound_ns),
-            num(r.model_ns),
+            r.figures.n_ranks.to_string(),
+            r.figures.pes.to_string(),
+            r.figures.cubes.to_string(),
+            num(r.figures.latency_ns),
+            num(r.figures.compute_ns),
+            num(r.figures.comm_ns),
+            num(r.figures.exposed_comm_ns),
+            num(r.figures.bound_ns),
+            num(r.figures.model_ns),
             num(r.gemm_util_pct),
             c.gemm.to_string(),
             c.ipcq_send.to_string(),
@@ -345,8 +308,8 @@ pub fn write_data(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, MilestoneErr
             c.dma_write.to_string(),
             r.check.map_or(String::new(), |c| num(c.max_abs_err)),
             r.check.map_or(String::new(), |c| c.ok.to_string()),
-            num(r.imbalance_zigzag),
-            num(r.imbalance_contiguous),
+            num(r.figures.imbalance_zigzag),
+            num(r.figures.imbalance_contiguous),
         ]);
     }
     out.save(CSV, &csv.into_bytes())?;
@@ -374,11 +337,11 @@ pub fn summary(doc: &GqaDoc) -> String {
             r.panel,
             r.context,
             r.users,
-            r.n_ranks,
-            t(r.latency_ns),
-            t(r.bound_ns),
-            t(r.model_ns),
-            100.0 * r.exposed_comm_ns / r.latency_ns.max(1e-9),
+            r.figures.n_ranks,
+            t(r.figures.latency_ns),
+            t(r.figures.bound_ns),
+            t(r.figures.model_ns),
+            100.0 * r.figures.exposed_comm_ns / r.figures.latency_ns.max(1e-9),
             check
         );
     }
