@@ -14,7 +14,10 @@ use crate::ring::{ring_allreduce_on, Combine, SubRing};
 /// the unnormalised output `o` (`head_dim` values). Merging `a` and `b`:
 /// `M = max(m_a, m_b)`, `L = l_a e^(m_a - M) + l_b e^(m_b - M)`,
 /// `O = o_a e^(m_a - M) + o_b e^(m_b - M)`. It is associative and
-/// commutative, so a ring all-reduce with it is exact.
+/// commutative, so a ring all-reduce with it is exact. A record that saw
+/// no key (`m = -inf`, `l = 0`, `o = 0`) is the identity; its max is
+/// taken as `f32::MIN`, so two of them merge to zeros, not to
+/// `e^(-inf - -inf)` = NaN.
 ///
 /// ```
 /// use kernbench_core::dsl::prelude::*;
@@ -34,10 +37,12 @@ pub struct LogSumExp;
 
 impl Combine<f32> for LogSumExp {
     fn combine(&self, cx: &KernelCx, mine: &Tile<f32>, theirs: &Tile<f32>) -> Tile<f32> {
-        // Row 0 holds m; every other row is weighted by e^(m - M).
+        // Row 0 holds m; every other row is weighted by e^(m - M). Filling
+        // the other rows with f32::MIN floors the max there, at no extra
+        // op, so M is finite and every exponent is at most 0.
         let is_m = tl::arange_rows(cx, 0, mine.rows()).lt(1.0);
-        let m_a = tl::select(cx, &is_m, mine, f32::NEG_INFINITY).col_max();
-        let m_b = tl::select(cx, &is_m, theirs, f32::NEG_INFINITY).col_max();
+        let m_a = tl::select(cx, &is_m, mine, f32::MIN).col_max();
+        let m_b = tl::select(cx, &is_m, theirs, f32::MIN).col_max();
         let big = tl::max(cx, &m_a, &m_b);
         let a = tl::exp(cx, &(&m_a - &big));
         let b = tl::exp(cx, &(&m_b - &big));

@@ -135,7 +135,8 @@ pub struct PeTime {
     /// Wall-clock time it was doing either, ns: `comm_ns` minus this
     /// over `compute_ns` is communication no compute hid.
     pub either_ns: f64,
-    /// When its last record ended, ns from the start of simulated time.
+    /// When its last record on any lane (DMA included) ended, ns from the
+    /// start of simulated time.
     pub last_end_ns: f64,
 }
 
@@ -148,14 +149,29 @@ struct Union {
     settled: Ps,
     /// The list length at which the next settle sorts it.
     settle_at: usize,
-    /// The latest end seen.
-    last_end: Ps,
+    /// The list length at which a push next compacts it.
+    compact_at: usize,
 }
 
 impl Union {
+    /// Appends an interval, merging with the last when they touch
+    /// (records of one lane mostly arrive in time order), and compacts a
+    /// list that has doubled since it was last compacted: its intervals
+    /// may be truly disjoint, and sorting them again a few pushes later
+    /// would make every push cost a sort.
     fn push(&mut self, start: Ps, end: Ps) {
-        self.last_end = self.last_end.max(end);
-        push_interval(&mut self.list, start, end);
+        let v = &mut self.list;
+        if let Some(last) = v.last_mut() {
+            if start >= last.0 && start <= last.1 {
+                last.1 = last.1.max(end);
+                return;
+            }
+        }
+        v.push((start, end));
+        if v.len() >= self.compact_at.max(COMPACT_AT) {
+            merge(v);
+            self.compact_at = 2 * v.len();
+        }
     }
 
     fn settle(&mut self, before: Ps) {
@@ -190,6 +206,8 @@ pub struct OpLog {
     track_pes: bool,
     /// Per PE (by global index): compute engines, the IPCQ engine, either.
     pes: Vec<[Union; 3]>,
+    /// Per PE: when its last record on any lane ended.
+    pe_last_end: Vec<Ps>,
 }
 
 impl OpLog {
@@ -235,23 +253,31 @@ impl OpLog {
             let i = r.lane.index();
             self.busy[i] += r.end - r.start;
             self.lanes[i].push(r.start, r.end);
-            let class = match r.lane {
-                Lane::Gemm | Lane::Math => Some(0),
-                Lane::Ipcq => Some(1),
-                _ => None,
-            };
-            if let Some(class) = class.filter(|_| self.track_pes) {
-                let pe = r.pe as usize;
-                if self.pes.len() <= pe {
-                    self.pes.resize_with(pe + 1, Default::default);
-                }
-                self.pes[pe][class].push(r.start, r.end);
-                self.pes[pe][2].push(r.start, r.end);
+            if self.track_pes {
+                self.track_pe(&r);
             }
         }
         if self.keep {
             self.records.push(r);
         }
+    }
+
+    /// Adds a record to its PE's unions (compute or IPCQ, and either) and
+    /// last end.
+    fn track_pe(&mut self, r: &OpRecord) {
+        let pe = r.pe as usize;
+        if self.pes.len() <= pe {
+            self.pes.resize_with(pe + 1, Default::default);
+            self.pe_last_end.resize(pe + 1, 0);
+        }
+        self.pe_last_end[pe] = self.pe_last_end[pe].max(r.end);
+        let class = match r.lane {
+            Lane::Gemm | Lane::Math => 0,
+            Lane::Ipcq => 1,
+            _ => return,
+        };
+        self.pes[pe][class].push(r.start, r.end);
+        self.pes[pe][2].push(r.start, r.end);
     }
 
     /// Counts and totals so far.
@@ -279,7 +305,7 @@ impl OpLog {
     }
 
     /// The time of the PE with global index `pe` (zero if it logged
-    /// nothing on its compute or IPCQ engines); `None` unless the log
+    /// nothing); `None` unless the log
     /// tracks PEs ([`Self::tracking_pes`]).
     pub fn pe_time(&self, pe: u32) -> Option<PeTime> {
         if !self.track_pes {
@@ -292,7 +318,7 @@ impl OpLog {
             compute_ns: ps_to_ns(compute.len_ps()),
             comm_ns: ps_to_ns(comm.len_ps()),
             either_ns: ps_to_ns(either.len_ps()),
-            last_end_ns: ps_to_ns(compute.last_end.max(comm.last_end)),
+            last_end_ns: ps_to_ns(self.pe_last_end[pe as usize]),
         })
     }
 
@@ -321,26 +347,8 @@ impl OpLog {
 /// Intervals a lane holds before [`OpLog::settle`] folds them.
 const SETTLE_AT: usize = 1024;
 
-/// Appends an interval, merging with the last when they touch (records of
-/// one lane mostly arrive in time order), and compacts a long list.
-fn push_interval(v: &mut Vec<(Ps, Ps)>, start: Ps, end: Ps) {
-    if let Some(last) = v.last_mut() {
-        if start >= last.0 && start <= last.1 {
-            last.1 = last.1.max(end);
-            return;
-        }
-    }
-    v.push((start, end));
-    if v.len() >= 1 << 16 && v.len().is_power_of_two() {
-        let total = v.len();
-        merge(v);
-        // Merging made no progress: intervals really are disjoint; let the
-        // list grow to the next power of two before trying again.
-        if v.len() == total {
-            v.reserve(total);
-        }
-    }
-}
+/// Intervals a lane holds before a push compacts them.
+const COMPACT_AT: usize = 1 << 16;
 
 fn merge(v: &mut Vec<(Ps, Ps)>) {
     v.sort_unstable();
@@ -400,6 +408,9 @@ mod tests {
             lane: Lane::Ipcq,
             ..rec(Lane::Ipcq, 15, 40)
         });
+        // A DMA store after the last message ends the PE's work, but is
+        // neither compute nor communication.
+        log.push(rec(Lane::Dma, 30, 60));
         // Another PE's work counts only for that PE.
         log.push(OpRecord {
             pe: 1,
@@ -410,13 +421,29 @@ mod tests {
         assert_eq!(t.comm_ns, ps_to_ns(25));
         // Communication from 20 to 40 ran with no compute beside it.
         assert_eq!(t.either_ns - t.compute_ns, ps_to_ns(20));
-        assert_eq!(t.last_end_ns, ps_to_ns(40));
+        assert_eq!(t.last_end_ns, ps_to_ns(60));
         assert_eq!(log.pe_time(1).unwrap().compute_ns, ps_to_ns(100));
         assert_eq!(log.pe_time(7), Some(PeTime::default()));
         // A log that does not track PEs says so rather than report zeros.
         let mut plain = OpLog::new(false);
         plain.push(rec(Lane::Gemm, 0, 10));
         assert_eq!(plain.pe_time(0), None);
+    }
+
+    #[test]
+    fn a_long_list_of_disjoint_intervals_compacts_to_the_same_union() {
+        // Two PEs' disjoint intervals, interleaved out of order, past
+        // twice the length that compacts a list.
+        let mut log = OpLog::new(false);
+        let n = 3 * COMPACT_AT as u64;
+        for k in 0..n {
+            let at = if k % 2 == 0 { 10 * k } else { 10 * (n + k) };
+            log.push(rec(Lane::Dma, at, at + 4));
+        }
+        log.push(rec(Lane::Dma, 0, 2));
+        let t = log.lane_time(Lane::Dma);
+        assert_eq!(t.occupied_ns, ps_to_ns(4 * n));
+        assert_eq!(t.busy_ns, ps_to_ns(4 * n + 2));
     }
 
     #[test]

@@ -146,11 +146,33 @@ impl GqaConfig {
         self.h_q / self.h_kv.max(1)
     }
 
-    /// Checks the shape fits together: heads in whole groups, blocks in
-    /// whole groups, the context in whole shards (zigzag: `2 x ranks`).
+    /// Checks the shape fits together: every size positive, heads in
+    /// whole groups, blocks in whole groups, the context in whole shards
+    /// (zigzag: `2 x ranks`), and the largest tensor's element count
+    /// representable.
     pub fn validate(&self) -> Result<(), BenchError> {
         let bad = |m: String| Err(BenchError::Invalid(m));
-        if self.h_kv == 0 || self.h_q % self.h_kv != 0 {
+        let sizes = [
+            ("users", self.users),
+            ("ranks", self.ranks),
+            ("h_q", self.h_q),
+            ("h_kv", self.h_kv),
+            ("d_head", self.d_head),
+        ];
+        if let Some((name, _)) = sizes.iter().find(|(_, v)| *v == 0) {
+            return bad(format!("{name} must be at least 1"));
+        }
+        // Every user's queries, one row per (query head, position).
+        let elems = [self.users, self.h_q, self.context, self.d_head]
+            .iter()
+            .try_fold(1usize, |a, &b| a.checked_mul(b));
+        if elems.is_none_or(|e| e > isize::MAX as usize / 4) {
+            return bad(format!(
+                "users={} x h_q={} x context={} x d_head={} elements do not fit in memory",
+                self.users, self.h_q, self.context, self.d_head
+            ));
+        }
+        if self.h_q % self.h_kv != 0 {
             return bad(format!(
                 "h_q={} is not a multiple of h_kv={}",
                 self.h_q, self.h_kv
@@ -241,6 +263,9 @@ impl PanelFigures {
 pub struct PanelRun {
     pub result: BenchResult,
     pub figures: PanelFigures,
+    /// Each installed rank's compute time (MAC array or vector engine
+    /// busy), ns: the simulated work the sharding gave it.
+    pub rank_compute_ns: Vec<f64>,
 }
 
 impl PanelRun {
@@ -286,7 +311,11 @@ impl PanelRun {
         };
         let mut result = BenchResult::new("milestone-gqa-llama70b", dev, run, check);
         result.extra = figures.extra().into_iter().collect();
-        PanelRun { result, figures }
+        PanelRun {
+            result,
+            figures,
+            rank_compute_ns: times.iter().map(|t| t.compute_ns).collect(),
+        }
     }
 }
 

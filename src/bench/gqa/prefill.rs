@@ -201,8 +201,10 @@ fn step_pairs(
     (pairs, blocks)
 }
 
-/// Causal work of the most loaded member over the mean, with `sharding`.
+/// Causal work of the most loaded member over the mean, with `sharding`
+/// (a ring of no members counts as one).
 pub fn imbalance(cfg: &GqaConfig, sharding: Sharding, n: usize) -> f64 {
+    let n = n.max(1);
     let local = cfg.context / n;
     let work: Vec<u64> = (0..n)
         .map(|i| {

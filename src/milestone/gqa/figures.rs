@@ -148,7 +148,8 @@ pub fn render_figures(doc: &GqaDoc, dir: &Path) -> Result<Vec<PathBuf>, Mileston
                 area,
                 &title,
                 Axis::pow2("context (tokens per user)").ticks(tokens),
-                Axis::log("time (log scale)").ticks(time_ns),
+                // The legend's rows fill about half the plot's height.
+                Axis::log("time (log scale)").ticks(time_ns).room_below(0.5),
                 &series,
                 SeriesLabelPosition::LowerRight,
             )?;

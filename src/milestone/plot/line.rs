@@ -89,11 +89,11 @@ pub fn line_chart_at(
         x.log,
         false,
     );
-    let ys = span(
+    let ys = y.with_room(span(
         series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
         y.log,
         true,
-    );
+    ));
     let mut b = ChartBuilder::on(area);
     b.caption(title, (FONT, 17))
         .margin(12)

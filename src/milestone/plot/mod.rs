@@ -106,6 +106,9 @@ pub struct Axis<'a> {
     /// whole powers (4 KiB, 16 KiB, ...) rather than on decades.
     pub pow2: bool,
     pub ticks: fn(f64) -> String,
+    /// Fraction of the plot's height kept clear below the data, for a
+    /// legend drawn at the bottom (0: none).
+    pub room_below: f64,
 }
 
 impl<'a> Axis<'a> {
@@ -115,6 +118,7 @@ impl<'a> Axis<'a> {
             log: false,
             pow2: false,
             ticks: plain,
+            room_below: 0.0,
         }
     }
 
@@ -124,6 +128,7 @@ impl<'a> Axis<'a> {
             log: true,
             pow2: false,
             ticks: plain,
+            room_below: 0.0,
         }
     }
 
@@ -134,11 +139,33 @@ impl<'a> Axis<'a> {
             log: false,
             pow2: true,
             ticks: plain,
+            room_below: 0.0,
         }
     }
 
     pub fn ticks(self, ticks: fn(f64) -> String) -> Self {
         Axis { ticks, ..self }
+    }
+
+    /// Keeps `fraction` of the plot's height clear below the data, so a
+    /// legend at the bottom covers none of it.
+    pub fn room_below(self, fraction: f64) -> Self {
+        Axis {
+            room_below: fraction.clamp(0.0, 0.9),
+            ..self
+        }
+    }
+
+    /// `range` grown downwards by the room kept below the data.
+    pub(crate) fn with_room(&self, range: Range<f64>) -> Range<f64> {
+        let grow = self.room_below / (1.0 - self.room_below);
+        if self.room_below <= 0.0 {
+            range
+        } else if self.log {
+            range.start / (range.end / range.start).powf(grow)..range.end
+        } else {
+            range.start - (range.end - range.start) * grow..range.end
+        }
     }
 }
 

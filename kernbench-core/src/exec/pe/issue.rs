@@ -81,6 +81,26 @@ impl Running {
         self.issue0
     }
 
+    /// No record still to come from this program starts before this, at
+    /// `now`: commands not yet started start at `now` or later, and those
+    /// in flight started when they did.
+    pub fn horizon(&self, now: Ps) -> Ps {
+        let mut h = now;
+        for e in 0..ENGINES {
+            let mut open = self.in_flight[e];
+            for &c in self.queues[e][..self.cursor[e]].iter().rev() {
+                if open == 0 {
+                    break;
+                }
+                if !self.done[c as usize] {
+                    h = h.min(self.started[c as usize]);
+                    open -= 1;
+                }
+            }
+        }
+        h
+    }
+
     pub fn new(stream: CommandStream, issue0: Ps) -> Self {
         let deps = deps::analyse(&stream);
         let n = stream.commands.len();

@@ -45,6 +45,11 @@ pub use event::PeEvent;
 pub use ipcq::BufferKind;
 
 use costs::Costs;
+
+/// Events between two settles of the op log at the running programs'
+/// horizon: a program can hold hundreds of thousands of records, too many
+/// to keep until the next program starts.
+const SETTLE_EVERY: u32 = 1 << 14;
 use data::BufferHome;
 use ipcq::Ipcq;
 use issue::Running;
@@ -225,8 +230,13 @@ impl<'a> Executor<'a> {
             self.sim
                 .start_copy_tagged(Endpoint::Host, dst, bytes, setup, at, launch)?;
         }
+        let mut events = 0u32;
         while let Some((now, notice)) = self.sim.next_notice() {
             self.dispatch(notice.token(), now)?;
+            events = events.wrapping_add(1);
+            if events % SETTLE_EVERY == 0 {
+                self.settle_log(now);
+            }
         }
         let waiting: Vec<String> = (0..self.slots.len())
             .filter(|&i| self.slots[i].finished_at.is_none())
@@ -308,6 +318,17 @@ impl<'a> Executor<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Folds the op log's intervals that no record to come can overlap:
+    /// those ending before every running program's horizon at `now`.
+    fn settle_log(&mut self, now: Ps) {
+        let h = self
+            .slots
+            .iter()
+            .filter_map(|s| s.cur.as_ref().map(|r| r.horizon(now)))
+            .fold(now, Ps::min);
+        self.log.settle(h);
     }
 
     fn cmd_error(&self, slot: usize, cmd: usize, reason: String) -> ExecError {
