@@ -94,12 +94,22 @@ fn bad_axis(x: Ptr<f32>, #[constexpr] step: usize) {
     }
 }
 
+#[kernel]
+fn stepped(x: Ptr<f32>, #[constexpr] step: usize) {
+    for i in (0..4).step_by(step) {
+        tl::store(x.block([i, 0], [1, 1]), tl::zeros::<f32>([1, 1]));
+    }
+}
+
 #[test]
 fn bad_axis_and_user_panics_become_errors() {
     let e = bad_axis::trace_single(&bad_axis::args(Ptr::new(0, 4, 1), 1)).unwrap_err();
     assert!(e.to_string().contains("axis 3 is not 0, 1 or 2"), "{e}");
-    // `step_by(0)` panics inside the body: reported, not propagated.
+    // The body stops at the bad axis: `step_by(0)` after it never runs.
     let e = bad_axis::trace_single(&bad_axis::args(Ptr::new(0, 4, 1), 0)).unwrap_err();
+    assert!(e.to_string().contains("axis 3 is not 0, 1 or 2"), "{e}");
+    // `step_by(0)` panics inside the body: reported, not propagated.
+    let e = stepped::trace_single(&stepped::args(Ptr::new(0, 4, 1), 0)).unwrap_err();
     assert!(matches!(*e.kind, TraceErrorKind::Panic(_)), "{e:?}");
 }
 
@@ -350,4 +360,38 @@ fn a_kernel_panic_prints_nothing() {
         stderr.contains("an ordinary panic"),
         "the usual hook is gone: {stderr}"
     );
+}
+
+/// Loads the same block `n` times: a body that would run for hours if it
+/// kept looping after its first error.
+#[kernel]
+fn many_loads(x: Ptr<f16>, n: u64) {
+    for _ in 0..n {
+        tl::load(x.block([0, 0], [8, 8]));
+    }
+}
+
+#[test]
+fn a_trace_stops_at_its_first_error() {
+    let cfg = TraceConfig {
+        max_commands: 100,
+        ..TraceConfig::default()
+    };
+    let p = ProgramInfo::single();
+    // 10^12 iterations past a cap of 100: the body must stop at the cap.
+    let e = many_loads::trace(
+        &many_loads::args(Ptr::new(0, 8, 8), 1_000_000_000_000),
+        &p,
+        &cfg,
+    )
+    .unwrap_err();
+    assert!(matches!(*e.kind, TraceErrorKind::TooLong(100)), "{e}");
+    // A failing op stops it too: the error is the first one, not a later.
+    let e = oob::trace(&oob::args(Ptr::new(0, 10, 8), 10), &p, &cfg).unwrap_err();
+    assert!(
+        matches!(*e.kind, TraceErrorKind::Op { index: 0, .. }),
+        "{e}"
+    );
+    // And the next trace on this thread runs normally.
+    assert!(many_loads::trace(&many_loads::args(Ptr::new(0, 8, 8), 3), &p, &cfg).is_ok());
 }

@@ -585,3 +585,19 @@ fn lower_and_run_accept_the_same_sram_staged_shapes() {
     assert!(outcomes[0], "a small shape fits");
     assert!(!outcomes[3], "the issue's shape overflows SRAM in both");
 }
+
+#[test]
+fn shapes_past_memory_are_refused_before_any_host_array() {
+    // k = 2^63: the element count overflows; 60000^3: 7.2 GB per operand,
+    // more than a slice holds (and 14 GB of host arrays if made first).
+    for params in [
+        &["m=2", "n=1", "k=9223372036854775808", "bm=2", "bn=1"][..],
+        &["m=60000", "n=60000", "k=60000"][..],
+    ] {
+        let m = run_err(&args("gemm", params)).to_string();
+        assert!(
+            m.contains("out of memory in") && m.contains("bytes requested"),
+            "{m}"
+        );
+    }
+}

@@ -120,6 +120,16 @@ pub fn run_gemm(
         )));
     }
     let mut dev = mode.device(topo);
+    // Allocate first: a shape the slices cannot hold is refused before any
+    // host array is made.
+    let c = dev.alloc::<f16>(Place::hbm(0, 0), cfg.m, cfg.n)?;
+    let mut operands = Vec::new();
+    for cube in 0..cubes {
+        let home = Place::hbm(0, cube);
+        let a = dev.alloc::<f16>(home, cfg.m, cfg.k)?;
+        let b = dev.alloc::<f16>(home, cfg.k, cfg.n)?;
+        operands.push((cube, a, b));
+    }
     // Timing-only runs move the bytes but have no values to make.
     let inputs = mode.data.then(|| {
         (
@@ -127,7 +137,6 @@ pub fn run_gemm(
             random_matrix(cfg.k, cfg.n, 2),
         )
     });
-    let c = dev.alloc::<f16>(Place::hbm(0, 0), cfg.m, cfg.n)?;
     let grid = matmul_grid(cfg.m, cfg.n, cfg.bm, cfg.bn);
     // Each cube reads operands from its own HBM slice (a copy per cube), so
     // spreading over cubes spreads the HBM traffic; program i runs on cube
@@ -142,10 +151,7 @@ pub fn run_gemm(
         })
         .collect();
     let mut work = Vec::new();
-    for cube in 0..cubes {
-        let home = Place::hbm(0, cube);
-        let a = dev.alloc::<f16>(home, cfg.m, cfg.k)?;
-        let b = dev.alloc::<f16>(home, cfg.k, cfg.n)?;
+    for (cube, a, b) in operands {
         write_or_time(&mut dev, &a, inputs.as_ref().map(|(x, _)| x))?;
         write_or_time(&mut dev, &b, inputs.as_ref().map(|(_, y)| y))?;
         let args = matmul::args(

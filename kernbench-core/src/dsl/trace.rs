@@ -66,6 +66,10 @@ impl State {
         self.error.is_some()
     }
 
+    /// Records the first error and stops the kernel body there: a body
+    /// that loops a trillion times past its command cap must not keep
+    /// running. The stop unwinds to [`run_body`] without the panic hook
+    /// (nothing is printed); outside a body, later operations are no-ops.
     #[track_caller]
     fn fail_kind(&mut self, kind: TraceErrorKind) {
         if self.error.is_none() {
@@ -76,12 +80,14 @@ impl State {
                 kind: Box::new(kind),
             });
         }
+        if TRACING.with(Cell::get) {
+            panic::resume_unwind(Box::new(Stop));
+        }
     }
 
     /// Records the first error, at the kernel source line of the `tl::`
-    /// call (every operation down to here is `#[track_caller]`); later
-    /// operations become no-ops so the body can run to completion without
-    /// panicking.
+    /// call (every operation down to here is `#[track_caller]`), and stops
+    /// the body (see [`Self::fail_kind`]).
     #[track_caller]
     pub(crate) fn fail(&mut self, op: &'static str, error: OpError) {
         let index = self.commands.len();
@@ -151,6 +157,9 @@ impl fmt::Debug for KernelCx {
     }
 }
 
+/// The unwind payload that stops a kernel body at its first error.
+struct Stop;
+
 thread_local! {
     /// Set while this thread runs a kernel body: its panics are errors to
     /// report, not crashes to print.
@@ -219,12 +228,14 @@ pub fn __trace(
             error: None,
         })),
     };
-    if let Err((message, at)) = run_body(|| body(&cx)) {
-        return Err(err(TraceErrorKind::Panic(message), at.map(Box::new)));
-    }
+    let ran = run_body(|| body(&cx));
     let mut st = cx.st.borrow_mut();
+    // A recorded error comes first: it is what stopped the body.
     if let Some(e) = st.error.take() {
         return Err(e);
+    }
+    if let Err((message, at)) = ran {
+        return Err(err(TraceErrorKind::Panic(message), at.map(Box::new)));
     }
     let commands = std::mem::take(&mut st.commands);
     let sources = std::mem::take(&mut st.sources);

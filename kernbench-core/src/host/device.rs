@@ -120,14 +120,18 @@ impl Device {
         let base = place.base();
         base.check(&self.machine.topo)?;
         let (lo, hi, align) = place.region(&self.machine.topo);
-        let need = (rows * cols) as u64 * T::DTYPE.size_bytes();
+        // A size past u64 is as out of memory as any other too large.
+        let need = (rows as u64)
+            .checked_mul(cols as u64)
+            .and_then(|e| e.checked_mul(T::DTYPE.size_bytes()))
+            .unwrap_or(u64::MAX);
         let at = self
             .next_free
             .get(&place)
             .copied()
             .unwrap_or(lo)
             .next_multiple_of(align);
-        if at + need > hi {
+        if at.checked_add(need).is_none_or(|end| end > hi) {
             return Err(RuntimeError::OutOfMemory {
                 place,
                 need,
