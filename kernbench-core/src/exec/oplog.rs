@@ -305,8 +305,8 @@ impl OpLog {
     }
 
     /// The time of the PE with global index `pe` (zero if it logged
-    /// nothing); `None` unless the log
-    /// tracks PEs ([`Self::tracking_pes`]).
+    /// nothing); `None` unless the log tracks PEs
+    /// ([`Self::tracking_pes`]).
     pub fn pe_time(&self, pe: u32) -> Option<PeTime> {
         if !self.track_pes {
             return None;

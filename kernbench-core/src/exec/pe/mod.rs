@@ -45,14 +45,14 @@ pub use event::PeEvent;
 pub use ipcq::BufferKind;
 
 use costs::Costs;
+use data::BufferHome;
+use ipcq::Ipcq;
+use issue::Running;
 
 /// Events between two settles of the op log at the running programs'
 /// horizon: a program can hold hundreds of thousands of records, too many
 /// to keep until the next program starts.
 const SETTLE_EVERY: u32 = 1 << 14;
-use data::BufferHome;
-use ipcq::Ipcq;
-use issue::Running;
 
 /// A deferred trace: the program's commands, made when it starts.
 type TraceFn = Arc<dyn Fn() -> Result<CommandStream, TraceError> + Send + Sync>;
