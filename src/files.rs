@@ -2,9 +2,17 @@
 //! destination, then renamed over it, so an interrupted run never leaves a
 //! truncated file behind. Shared by `kernbench run --trace` and the
 //! milestone outputs.
+//!
+//! - A destination that exists must be a regular file; a device, FIFO,
+//!   socket or directory is refused before any work.
+//! - A symbolic link is followed: the file it points to is replaced and
+//!   the link stays (as a shell's `>` would write through it).
+//! - Temporaries are removed when a write fails and, once
+//!   [`remove_temporaries_on_signal`] is installed, on SIGINT / SIGTERM.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Why an output file could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -20,37 +28,108 @@ pub enum FileError {
     },
 }
 
-/// Writes `bytes` to `path` whole (see the module docs).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    check_writable(path)?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(path.file_name().unwrap_or_default());
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    if let Err(source) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(FileError::Io {
-            path: path.to_path_buf(),
-            source,
-        });
-    }
-    Ok(())
+/// Temporaries being written now, removed if the process is interrupted.
+static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Most symbolic links followed from a destination (as the kernel's
+/// `MAXSYMLINKS`): a longer chain is a loop.
+const MAX_LINKS: usize = 40;
+
+/// On SIGINT or SIGTERM (Ctrl-C, `kill`): removes the temporaries being
+/// written, says so on stderr and exits with status 130. Installed once by
+/// each binary's `main`; a second call is a no-op.
+pub fn remove_temporaries_on_signal() {
+    // An error means a handler is already installed; either way one is.
+    let _ = ctrlc::set_handler(|| {
+        let pending = match TEMPORARIES.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for tmp in pending.iter() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        eprintln!("error: interrupted");
+        // The lock is held until exit, so no new temporary appears.
+        std::process::exit(130);
+    });
 }
 
-/// Checks, before any work, that `path` names a file in an existing directory.
+/// Writes `bytes` to `path` whole (see the module docs).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    let dest = destination(path)?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(dest.file_name().unwrap_or_default());
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = dest.with_file_name(tmp_name);
+    track(&tmp, true);
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, &dest));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    track(&tmp, false);
+    written.map_err(|source| FileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Checks, before any work, that `path` names a regular file (or none yet)
+/// in an existing directory, through any symbolic links.
 pub fn check_writable(path: &Path) -> Result<(), FileError> {
+    destination(path).map(|_| ())
+}
+
+fn track(tmp: &Path, on: bool) {
+    let mut pending = match TEMPORARIES.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if on {
+        pending.push(tmp.to_path_buf());
+    } else {
+        pending.retain(|p| p != tmp);
+    }
+}
+
+/// The file a write to `path` replaces: `path` with its symbolic links
+/// followed, checked to be a regular file or absent, in a directory.
+fn destination(path: &Path) -> Result<PathBuf, FileError> {
     let bad = |why| FileError::BadPath {
         path: path.to_path_buf(),
         why,
     };
-    if path.file_name().is_none() || path.is_dir() {
-        return Err(bad("not a file name"));
+    let mut dest = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        if dest.file_name().is_none() {
+            return Err(bad("not a file name"));
+        }
+        match std::fs::symlink_metadata(&dest) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&dest).map_err(|source| FileError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                // A relative target is relative to the link's directory.
+                dest = match dest.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                };
+            }
+            Ok(m) if m.is_dir() => return Err(bad("it is a directory")),
+            Ok(m) if !m.is_file() => {
+                return Err(bad("not a regular file (a device, FIFO or socket)"))
+            }
+            _ => {
+                return match dest.parent() {
+                    Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => {
+                        Err(bad("no such directory"))
+                    }
+                    _ => Ok(dest),
+                }
+            }
+        }
     }
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(bad("no such directory")),
-        _ => Ok(()),
-    }
+    Err(bad("too many levels of symbolic links"))
 }

@@ -69,5 +69,6 @@ fn run(cli: Cli) -> Result<String, CliError> {
 }
 
 fn main() -> ExitCode {
+    kernbench::files::remove_temporaries_on_signal();
     cli::finish(run(Cli::parse()))
 }

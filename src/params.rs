@@ -13,13 +13,25 @@ use std::fmt::Write as _;
 
 use kernbench_core::support::Named;
 
+/// The largest integer parameter unless its spec says otherwise: 2^20.
+/// Any product of three such values, in bytes of f32, stays far inside
+/// 64 bits, so a bench's size arithmetic cannot wrap; no dimension of a
+/// real workload (a 128K context, a 64K-wide layer) comes near it.
+pub const MAX_INT: usize = 1 << 20;
+
 /// What values a parameter takes.
 #[derive(Clone, Copy, Debug)]
 pub enum ParamKind {
-    /// An integer of at least 1.
-    Positive,
-    /// An integer of at least 0.
-    Count,
+    /// An integer from 1 to `max`.
+    Positive {
+        /// The largest value accepted.
+        max: usize,
+    },
+    /// An integer from 0 to `max`.
+    Count {
+        /// The largest value accepted.
+        max: usize,
+    },
     /// One of the names of a [`Named`] enum.
     Choice {
         /// Every valid name, comma-separated.
@@ -45,16 +57,16 @@ impl ParamKind {
     /// What a value must be, as error messages and `list` say it.
     pub fn expected(self) -> String {
         match self {
-            ParamKind::Positive => "a positive integer".to_string(),
-            ParamKind::Count => "a non-negative integer".to_string(),
+            ParamKind::Positive { max } => format!("an integer from 1 to {max}"),
+            ParamKind::Count { max } => format!("an integer from 0 to {max}"),
             ParamKind::Choice { names, .. } => format!("one of {}", names()),
         }
     }
 
     fn accepts(self, v: &str) -> bool {
         match self {
-            ParamKind::Positive => v.parse::<usize>().is_ok_and(|x| x > 0),
-            ParamKind::Count => v.parse::<usize>().is_ok(),
+            ParamKind::Positive { max } => v.parse::<usize>().is_ok_and(|x| x > 0 && x <= max),
+            ParamKind::Count { max } => v.parse::<usize>().is_ok_and(|x| x <= max),
             ParamKind::Choice { accepts, .. } => accepts(v),
         }
     }
@@ -79,9 +91,19 @@ impl ParamSpec {
         ParamSpec {
             name,
             default,
-            kind: ParamKind::Positive,
+            kind: ParamKind::Positive { max: MAX_INT },
             help,
         }
+    }
+
+    /// The same integer parameter with a different largest value.
+    pub const fn up_to(mut self, max: usize) -> Self {
+        self.kind = match self.kind {
+            ParamKind::Positive { .. } => ParamKind::Positive { max },
+            ParamKind::Count { .. } => ParamKind::Count { max },
+            k => k,
+        };
+        self
     }
 
     /// A non-negative integer parameter.
@@ -89,7 +111,7 @@ impl ParamSpec {
         ParamSpec {
             name,
             default,
-            kind: ParamKind::Count,
+            kind: ParamKind::Count { max: MAX_INT },
             help,
         }
     }
@@ -212,12 +234,12 @@ impl Params {
             })
     }
 
-    /// A positive integer parameter.
+    /// A positive integer parameter (at most its spec's largest value).
     pub fn positive(&self, name: &'static str) -> Result<usize, ParamError> {
         let (spec, v) = self.lookup(name)?;
         v.parse::<usize>()
             .ok()
-            .filter(|&x| x > 0)
+            .filter(|_| spec.kind.accepts(v))
             .ok_or_else(|| bad(spec, v))
     }
 
@@ -232,10 +254,13 @@ impl Params {
         })
     }
 
-    /// A non-negative integer parameter.
+    /// A non-negative integer parameter (at most its spec's largest value).
     pub fn count(&self, name: &'static str) -> Result<usize, ParamError> {
         let (spec, v) = self.lookup(name)?;
-        v.parse::<usize>().map_err(|_| bad(spec, v))
+        v.parse::<usize>()
+            .ok()
+            .filter(|_| spec.kind.accepts(v))
+            .ok_or_else(|| bad(spec, v))
     }
 
     /// A parameter naming one value of `T`.
@@ -269,7 +294,7 @@ pub fn defaults_text(specs: &[ParamSpec]) -> String {
 
 /// The listing of one bench or kernel: its name and description, the line
 /// of defaults, then one line per parameter with its meaning (integers are
-/// positive unless marked; a choice lists its names).
+/// from 1 to [`MAX_INT`] unless marked; a choice lists its names).
 pub fn describe(o: &mut String, name: &str, description: &str, specs: &[ParamSpec]) {
     let _ = writeln!(o, "  {name:<16} {description}");
     if specs.is_empty() {
@@ -279,8 +304,9 @@ pub fn describe(o: &mut String, name: &str, description: &str, specs: &[ParamSpe
     let width = specs.iter().map(|p| p.name.len()).max().unwrap_or(0);
     for p in specs {
         let values = match p.kind {
-            ParamKind::Positive => String::new(),
-            ParamKind::Count => " (0 or more)".to_string(),
+            ParamKind::Positive { max: MAX_INT } => String::new(),
+            ParamKind::Positive { max } => format!(" (1 to {max})"),
+            ParamKind::Count { max } => format!(" (0 to {max})"),
             ParamKind::Choice { names, .. } => format!(": {}", names()),
         };
         let _ = writeln!(o, "  {:<16}   {:<width$}  {}{values}", "", p.name, p.help);
@@ -329,7 +355,12 @@ mod tests {
         let e = Params::resolve("t", SPECS, &kv(&[("m", "0")])).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "parameter `m`: invalid value `0`, expected a positive integer"
+            "parameter `m`: invalid value `0`, expected an integer from 1 to 1048576"
+        );
+        let e = Params::resolve("t", SPECS, &kv(&[("seg", "1048577")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "parameter `seg`: invalid value `1048577`, expected an integer from 0 to 1048576"
         );
         let e = Params::resolve("t", SPECS, &kv(&[("staging", "l2")])).unwrap_err();
         assert_eq!(

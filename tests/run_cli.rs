@@ -443,7 +443,7 @@ fn bad_values_say_what_is_expected() {
     }
     for bad in ["m=0", "m=-3", "k=abc", "bn="] {
         let m = message(run_err(&args("gemm", &[bad])));
-        assert!(m.contains("positive integer"), "{bad}: {m}");
+        assert!(m.contains("an integer from 1 to"), "{bad}: {m}");
     }
     let m = message(run_err(&args("gemm", &["m"])));
     assert!(m.contains("key=value"), "{m}");
@@ -588,16 +588,24 @@ fn lower_and_run_accept_the_same_sram_staged_shapes() {
 
 #[test]
 fn shapes_past_memory_are_refused_before_any_host_array() {
-    // k = 2^63: the element count overflows; 60000^3: 7.2 GB per operand,
-    // more than a slice holds (and 14 GB of host arrays if made first).
-    for params in [
-        &["m=2", "n=1", "k=9223372036854775808", "bm=2", "bn=1"][..],
-        &["m=60000", "n=60000", "k=60000"][..],
-    ] {
-        let m = run_err(&args("gemm", params)).to_string();
-        assert!(
-            m.contains("out of memory in") && m.contains("bytes requested"),
-            "{m}"
-        );
-    }
+    // k = 2^63 is past every integer parameter's range.
+    let m = run_err(&args("gemm", &["m=2", "n=1", "k=9223372036854775808"])).to_string();
+    assert!(m.contains("`k`") && m.contains("from 1 to 1048576"), "{m}");
+    // 60000^3: 7.2 GB per fp16 operand (14 GB of f32 host arrays if made
+    // first). With data on, A alone passes the data budget; timing-only,
+    // A + B + C (21.6 GB) pass the 16 GiB slice.
+    let shape = ["m=60000", "n=60000", "k=60000"];
+    let m = run_err(&args("gemm", &shape)).to_string();
+    let a_bytes = 60_000u64 * 60_000 * 2;
+    assert!(
+        m.contains("run budget exceeded") && m.contains(&a_bytes.to_string()),
+        "{m}"
+    );
+    let mut timing = args("gemm", &shape);
+    timing.timing_only = true;
+    let m = run_err(&timing).to_string();
+    assert!(
+        m.contains("out of memory in") && m.contains("bytes requested"),
+        "{m}"
+    );
 }

@@ -113,3 +113,99 @@ fn unreadable_file_is_an_error_not_a_panic() {
     let e = Topology::from_file("/definitely/not/here.yaml").unwrap_err();
     assert!(e.to_string().contains("/definitely/not/here.yaml"), "{e}");
 }
+
+#[test]
+fn values_past_their_bounds_are_refused_naming_the_key() {
+    for (from, to, key, says) in [
+        // Saturated the picosecond clock: "wall 0.0 ns".
+        (
+            "  dma_setup_ns: 200.0",
+            "  dma_setup_ns: 2e16",
+            "host.dma_setup_ns",
+            "between 0 and 1000000 ns",
+        ),
+        // "useful MAC efficiency 2956%".
+        (
+            "  clock_ghz: 1.0",
+            "  clock_ghz: 1e-15",
+            "pe_gemm.clock_ghz",
+            "between 0.01 and 1000 GHz",
+        ),
+        // Was silently clamped to 0.001 GB/s.
+        (
+            "  bw_gbs: 64.0",
+            "  bw_gbs: 0.0000001",
+            "pcie.bw_gbs",
+            "between 0.001 and 1000000 GB/s",
+        ),
+        (
+            "  bw_gbs: 512.0",
+            "  bw_gbs: 1e300",
+            "sram.bw_gbs",
+            "between 0.001 and 1000000 GB/s",
+        ),
+        (
+            "  length_mm: 200.0",
+            "  length_mm: 1e12",
+            "pcie.length_mm",
+            "between 0 and 10000 mm",
+        ),
+        (
+            "ns_per_mm: 0.01",
+            "ns_per_mm: .nan",
+            "ns_per_mm",
+            "between 0 and 10 ns/mm",
+        ),
+        (
+            "  elems_per_ns: 256.0",
+            "  elems_per_ns: 1e-9",
+            "pe_math.elems_per_ns",
+            "elements/ns",
+        ),
+        // 0.002 GB/s raw over 8 pseudo-channels: 0.0002 GB/s each.
+        (
+            "  xbar_to_hbm_bw_gbs: 256.0",
+            "  xbar_to_hbm_bw_gbs: 0.002",
+            "hbm_ctrl.xbar_to_hbm_bw_gbs",
+            "per pseudo-channel",
+        ),
+    ] {
+        let e = err(&edited(from, to));
+        assert_eq!(e.key(), Some(key), "{to}: {e}");
+        let msg = e.to_string();
+        assert!(msg.contains(key) && msg.contains(says), "{to}: {msg}");
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    }
+    // The machine bound is on PEs plus pseudo-channels over every cube:
+    // 256 x 256 x (8 + 8) = 2^20 is the largest allowed.
+    let t = edited("  sips: 2", "  sips: 256")
+        .replace("cube_mesh: { x: 4, y: 4 }", "cube_mesh: { x: 16, y: 16 }");
+    let units = 256u64 * 256 * (8 + 8);
+    assert_eq!(units, kernbench_core::fabric::topology::MAX_MACHINE_UNITS);
+    Topology::parse(&t, "max.yaml").expect("the largest machine is valid");
+    let e = err(&t.replace("  num_pcs: 8", "  num_pcs: 9"));
+    assert!(e.to_string().contains("1114112 units"), "{e}");
+}
+
+#[test]
+fn a_topology_file_is_read_up_to_a_megabyte() {
+    // A device never ends: it must fail at once, not after 4 GB.
+    let e = Topology::from_file("/dev/zero").unwrap_err();
+    assert!(matches!(e, TopologyError::TooLarge { .. }), "{e}");
+    assert!(e.to_string().contains("/dev/zero"), "{e}");
+    // A big regular file: padded with comments past the cap.
+    let dir = std::env::temp_dir().join(format!("kb-topo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.yaml");
+    let cap = kernbench_core::fabric::topology::MAX_TOPOLOGY_BYTES as usize;
+    let mut text = kernbench_core::fabric::topology::DEFAULT_TOPOLOGY_YAML.to_string();
+    text.push_str(&"#".repeat(cap));
+    std::fs::write(&big, &text).unwrap();
+    let e = Topology::from_file(&big).unwrap_err();
+    assert!(e.to_string().contains("larger than 1048576 bytes"), "{e}");
+    // Just under the cap it loads.
+    text.truncate(cap);
+    std::fs::write(&big, &text).unwrap();
+    Topology::from_file(&big).expect("a file at the cap loads");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

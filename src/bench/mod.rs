@@ -14,7 +14,9 @@ use std::fmt::Write as _;
 use kernbench_core::exec::oplog::OpLogSummary;
 use kernbench_core::fabric::topology::Network;
 use kernbench_core::host::group::SpawnError;
-use kernbench_core::host::{Device, EngineTimes, RingError, RunReport, RuntimeError, Tensor};
+use kernbench_core::host::{
+    Budget, BudgetError, Device, EngineTimes, RingError, RunReport, RuntimeError, Tensor,
+};
 use kernbench_core::support::Named;
 use kernbench_core::{Machine, Topology};
 use serde::Serialize;
@@ -356,6 +358,27 @@ pub(crate) fn round_f16(a: &ndarray::Array2<f32>) -> ndarray::Array2<f32> {
 
 /// Deterministic pseudo-random values in [-1, 1) (xorshift64*), so runs
 /// are reproducible without a rand dependency.
+/// Refuses host arrays of `shapes` (f32) that together pass the data
+/// budget, before any is built: a bench whose kernels allocate their own
+/// device tensors cannot allocate first, so it checks here.
+pub(crate) fn host_arrays_fit(shapes: &[(usize, usize)]) -> Result<(), BenchError> {
+    let limit = Budget::DEFAULT.data_bytes;
+    let need = shapes.iter().try_fold(0u64, |sum, &(r, c)| {
+        (r as u64)
+            .checked_mul(c as u64)
+            .and_then(|e| e.checked_mul(4))
+            .and_then(|b| sum.checked_add(b))
+    });
+    match need {
+        Some(need) if need <= limit => Ok(()),
+        need => Err(RuntimeError::from(BudgetError::Data {
+            need: need.unwrap_or(u64::MAX),
+            limit,
+        })
+        .into()),
+    }
+}
+
 pub(crate) fn random_matrix(rows: usize, cols: usize, seed: u64) -> ndarray::Array2<f32> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     ndarray::Array2::from_shape_simple_fn((rows, cols), || {

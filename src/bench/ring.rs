@@ -48,7 +48,8 @@ pub struct AllReduceConfig {
 impl ParamSet for AllReduceConfig {
     const SPECS: &'static [ParamSpec] = &[
         ParamSpec::choice::<RingKind>("ring", "intracube_pe_ring", "which PEs form the ring"),
-        ParamSpec::positive("bytes", "1048576", "bytes per rank (fp16 elements x 2)"),
+        ParamSpec::positive("bytes", "1048576", "bytes per rank (fp16 elements x 2)")
+            .up_to(1 << 36),
         ParamSpec::choice::<BufferKind>("buffer", "tcm", "where IPCQ messages land"),
         ParamSpec::positive(
             "ranks",

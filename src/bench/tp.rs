@@ -7,7 +7,7 @@ use kernbench_core::Topology;
 use kernels::tp::{mlp_forward, mlp_reference};
 
 use super::ring::{finish, Segments};
-use super::{random_matrix, BenchError, BenchResult, Check, RunMode};
+use super::{host_arrays_fit, random_matrix, BenchError, BenchResult, Check, RunMode};
 use crate::params::{ParamError, ParamSet, ParamSpec, Params};
 
 /// `tp-mlp`'s parameters.
@@ -42,6 +42,15 @@ pub(super) fn run(topo: &Topology, p: &Params, mode: RunMode) -> Result<BenchRes
             "tp-mlp needs at least 2 SIPs (rank = SIP)".into(),
         ));
     }
+    // The whole input and weights live on the host (each rank uploads its
+    // shards), plus a scaled copy of each weight.
+    host_arrays_fit(&[
+        (batch, hidden),
+        (hidden, ffn),
+        (hidden, ffn),
+        (ffn, hidden),
+        (ffn, hidden),
+    ])?;
     let x = random_matrix(batch, hidden, 11);
     // Small weights keep activations in fp16's comfortable range.
     let w1 = random_matrix(hidden, ffn, 12).mapv(|v| v / (hidden as f32).sqrt());

@@ -223,5 +223,6 @@ fn report(what: &str, w: &Written, t: Instant) -> String {
 }
 
 fn main() -> ExitCode {
+    kernbench::files::remove_temporaries_on_signal();
     cli::finish(run(Args::parse()))
 }

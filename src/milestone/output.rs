@@ -70,12 +70,22 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), MilestoneError> {
     Ok(crate::files::write_atomic(path, bytes)?)
 }
 
-/// Creates the output directory.
+/// Creates the output directory and checks, before any point runs, that
+/// every file already in it can be replaced: a device or FIFO where an
+/// output would go is refused now, not after the sweep.
 pub fn make_dir(dir: &Path) -> Result<(), MilestoneError> {
-    std::fs::create_dir_all(dir).map_err(|source| MilestoneError::Read {
+    let read = |source| MilestoneError::Read {
         path: dir.to_path_buf(),
         source,
-    })
+    };
+    std::fs::create_dir_all(dir).map_err(read)?;
+    for entry in std::fs::read_dir(dir).map_err(read)? {
+        let path = entry.map_err(read)?.path();
+        if !path.is_dir() {
+            crate::files::check_writable(&path)?;
+        }
+    }
+    Ok(())
 }
 
 /// A CSV document: a header and one line per row; fields never hold a

@@ -243,9 +243,9 @@ impl fmt::Display for BlockRef {
             self.tensor.cols,
             self.tensor.dtype,
             r0,
-            r0 + br,
+            r0.saturating_add(br),
             c0,
-            c0 + bc
+            c0.saturating_add(bc)
         )?;
         if self.is_masked() {
             write!(f, " valid {}x{}", self.valid[0], self.valid[1])?;

@@ -6,17 +6,39 @@ use std::collections::BTreeMap;
 
 use half::{f16, slice::HalfFloatSliceExt};
 
+use super::budget::{Budget, BudgetError};
 use crate::dsl::{BlockRef, DType};
 use crate::fabric::addr::{AddrError, PhysAddr, Space};
 use crate::fabric::topology::Topology;
 
+/// Why a block could not be written: its address, or the budget.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MemoryError {
+    /// The block names memory that does not exist.
+    #[error(transparent)]
+    Addr(#[from] AddrError),
+    /// The write would grow the contents past their budget.
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
+}
+
 /// Which memory a region is: (sip, cube, space).
 type RegionKey = (u32, u32, Space);
 
-/// Byte contents of every memory that has been written.
-#[derive(Debug, Default, Clone)]
+/// Byte contents of every memory that has been written, at most
+/// [`Budget::data_bytes`] in all.
+#[derive(Debug, Clone)]
 pub struct DeviceMemory {
     regions: BTreeMap<RegionKey, Vec<u8>>,
+    /// Bytes of all regions, and the most they may reach.
+    held: u64,
+    limit: u64,
+}
+
+impl Default for DeviceMemory {
+    fn default() -> Self {
+        Self::with_limit(Budget::DEFAULT.data_bytes)
+    }
 }
 
 /// A 2-D window of memory: `rows x cols` elements of `dtype`, rows
@@ -39,6 +61,15 @@ impl DeviceMemory {
     /// Empty memory: every byte reads as zero until written.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Empty memory whose contents may grow to `limit` bytes.
+    pub fn with_limit(limit: u64) -> Self {
+        DeviceMemory {
+            regions: BTreeMap::new(),
+            held: 0,
+            limit,
+        }
     }
 
     /// Reads a window as f32, row-major `rows x cols`.
@@ -85,15 +116,31 @@ impl DeviceMemory {
         out
     }
 
-    /// Writes `data` (row-major `rows x cols`) into a window.
-    pub fn write(&mut self, w: &Window, data: &[f32]) {
+    /// Writes `data` (row-major `rows x cols`) into a window; refuses a
+    /// write that would grow the contents past the limit.
+    pub fn write(&mut self, w: &Window, data: &[f32]) -> Result<(), BudgetError> {
         let key = (w.at.sip, w.at.cube, w.at.space);
         let size = w.dtype.size_bytes() as usize;
         if w.rows == 0 || w.cols == 0 {
-            return;
+            return Ok(());
         }
-        let end = w.at.offset as usize + ((w.rows - 1) * w.row_stride + w.cols) * size;
+        let end = (w.rows - 1)
+            .checked_mul(w.row_stride)
+            .and_then(|e| e.checked_add(w.cols))
+            .and_then(|e| e.checked_mul(size))
+            .and_then(|e| e.checked_add(usize::try_from(w.at.offset).ok()?));
         let region = self.regions.entry(key).or_default();
+        let grow = end.map(|e| e.saturating_sub(region.len()) as u64);
+        match grow.and_then(|g| self.held.checked_add(g)) {
+            Some(need) if need <= self.limit => self.held = need,
+            need => {
+                return Err(BudgetError::Data {
+                    need: need.unwrap_or(u64::MAX),
+                    limit: self.limit,
+                })
+            }
+        }
+        let end = end.unwrap_or(0);
         if region.len() < end {
             region.resize(end, 0);
         }
@@ -121,6 +168,7 @@ impl DeviceMemory {
                 }
             }
         }
+        Ok(())
     }
 
     /// Reads a (possibly masked) block of a tensor as its full `shape`;
@@ -147,14 +195,14 @@ impl DeviceMemory {
         b: &BlockRef,
         data: &[f32],
         topo: &Topology,
-    ) -> Result<(), AddrError> {
+    ) -> Result<(), MemoryError> {
         let w = block_window(b, topo)?;
         let cols = b.shape[1];
         let mut valid = Vec::with_capacity(b.valid[0] * b.valid[1]);
         for r in 0..b.valid[0] {
             valid.extend_from_slice(&data[r * cols..r * cols + b.valid[1]]);
         }
-        self.write(&w, &valid);
+        self.write(&w, &valid)?;
         Ok(())
     }
 }
@@ -192,7 +240,7 @@ mod tests {
             dtype: DType::F16,
         };
         let data = [1.0, 2.5, -3.0, 0.1, 1e4, 7.0];
-        m.write(&w, &data);
+        m.write(&w, &data).unwrap();
         let back = m.read(&w);
         for (a, b) in data.iter().zip(&back) {
             assert_eq!(f16::from_f32(*a).to_f32(), *b);

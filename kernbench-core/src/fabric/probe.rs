@@ -79,6 +79,8 @@ pub enum ProbeError {
     },
     #[error("transfer size must be at least 1 byte")]
     ZeroBytes,
+    #[error("transfer size {bytes} is larger than the {slice}-byte HBM slice (`hbm.capacity_mb`) it lands in")]
+    TooLarge { bytes: u64, slice: u64 },
     #[error(transparent)]
     Transfer(#[from] TransferError),
     #[error("case {0}: the transfer did not complete (simulator defect)")]
@@ -316,6 +318,12 @@ pub fn probe(
     cases: &[ProbeCase],
     bytes: u64,
 ) -> Result<ProbeReport, ProbeError> {
+    // Probe cases land in an HBM slice: a larger transfer is no question
+    // about the machine (and would simulate for hours).
+    let slice = machine.topo.hbm.capacity_mb.saturating_mul(1 << 20);
+    if bytes > slice {
+        return Err(ProbeError::TooLarge { bytes, slice });
+    }
     let mut out = Vec::with_capacity(cases.len());
     for &case in cases {
         let m = measure(machine, case, bytes)?;

@@ -4,6 +4,20 @@
 /// Simulated time in picoseconds.
 pub type Ps = u64;
 
+/// The longest any single duration is held as, and the latest time a run
+/// may reach: 2^62 ps (53 days). A duration computed past it (a huge
+/// transfer over a slow link) is capped here, so adding a few of them to
+/// the clock cannot wrap it, and the run stops with an error once time
+/// passes it.
+pub const TIME_LIMIT: Ps = 1 << 62;
+
+/// Picoseconds from a computed duration, rounded up and capped at
+/// [`TIME_LIMIT`].
+pub fn ps_ceil(ps: f64) -> Ps {
+    // `as` saturates; NaN (impossible from validated figures) gives 0.
+    ps.ceil().min(TIME_LIMIT as f64) as Ps
+}
+
 /// Converts a topology figure in ns to picoseconds (rounded to the nearest ps).
 pub fn ns_to_ps(ns: f64) -> Ps {
     (ns * 1000.0).round() as Ps
@@ -34,13 +48,17 @@ impl Bandwidth {
         self.bytes_per_us as f64 / 1000.0
     }
 
-    /// Time to serialize `bytes` onto the link, rounded up to whole ps.
+    /// Time to serialize `bytes` onto the link, rounded up to whole ps
+    /// (at most [`TIME_LIMIT`]).
     pub fn ser_ps(self, bytes: u64) -> Ps {
         // u64 arithmetic unless the product could overflow (bytes >= 2^44).
-        match bytes.checked_mul(1_000_000) {
+        let ps = match bytes.checked_mul(1_000_000) {
             Some(num) => num.div_ceil(self.bytes_per_us),
-            None => (u128::from(bytes) * 1_000_000).div_ceil(u128::from(self.bytes_per_us)) as Ps,
-        }
+            None => (u128::from(bytes) * 1_000_000)
+                .div_ceil(u128::from(self.bytes_per_us))
+                .min(u128::from(TIME_LIMIT)) as Ps,
+        };
+        ps.min(TIME_LIMIT)
     }
 
     /// The same bandwidth `n` times over (parallel channels).

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use ndarray::{Array2, ArrayView2};
 
 use crate::dsl::{Elem, Kernel, KernelArgs, ProgramInfo, Ptr, TraceConfig};
+use crate::exec::budget::{Budget, BudgetError};
 use crate::exec::memory::DeviceMemory;
 use crate::exec::oplog::OpLog;
 use crate::exec::pe::{BufferKind, ExecError, Executor, PeEvent, Program, Queues};
@@ -55,6 +56,9 @@ pub struct Device {
     keep_records: bool,
     pe_times: bool,
     next_free: BTreeMap<Place, u64>,
+    budget: Budget,
+    /// Bytes of tensors allocated while data execution was on.
+    data_allocated: u64,
 }
 
 impl Device {
@@ -73,7 +77,18 @@ impl Device {
             keep_records: true,
             pe_times: false,
             next_free: BTreeMap::new(),
+            budget: Budget::DEFAULT,
+            data_allocated: 0,
         }
+    }
+
+    /// Replaces the host resources a run may use ([`Budget::DEFAULT`]
+    /// otherwise). Call it before writing any tensor: memory contents
+    /// start over.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self.mem = DeviceMemory::with_limit(budget.data_bytes);
+        self
     }
 
     /// Turns data execution on or off; timings are the same either way.
@@ -110,7 +125,10 @@ impl Device {
         ps_to_ns(self.sim.now())
     }
 
-    /// Allocates a dense `rows x cols` tensor of `T` at `place`.
+    /// Allocates a dense `rows x cols` tensor of `T` at `place`. With data
+    /// execution on, the tensors allocated must fit the budget's
+    /// `data_bytes`: a bench allocates before it builds host arrays, so a
+    /// shape too large to execute is refused before they exist.
     pub fn alloc<T: Elem>(
         &mut self,
         place: Place,
@@ -137,6 +155,17 @@ impl Device {
                 need,
                 free: hi.saturating_sub(at),
             });
+        }
+        if self.data {
+            let total = self.data_allocated.saturating_add(need);
+            if total > self.budget.data_bytes {
+                return Err(BudgetError::Data {
+                    need: total,
+                    limit: self.budget.data_bytes,
+                }
+                .into());
+            }
+            self.data_allocated = total;
         }
         self.next_free.insert(place, at + need);
         let addr = PhysAddr { offset: at, ..base };
@@ -177,7 +206,7 @@ impl Device {
         let took = self.write_timing(t)?;
         if self.data {
             let flat: Vec<f32> = data.iter().copied().collect();
-            self.mem.write(&t.window(), &flat);
+            self.mem.write(&t.window(), &flat)?;
         }
         Ok(took)
     }
@@ -282,8 +311,14 @@ impl Device {
             let a = args(rank);
             check_args(topo, &a.values())?;
             let info = ProgramInfo::single().with_ring(rank, n);
-            let stream = K::trace(&a, &info, &cfg)?;
-            work.push((*pe, vec![Program::traced(stream)]));
+            // Rank 0 is traced now (a kernel that cannot trace fails here),
+            // the others as their PE starts, within the command budget.
+            let program = if rank == 0 {
+                Program::traced(K::trace(&a, &info, &cfg)?)
+            } else {
+                Program::deferred(move || K::trace(&a, &info, &cfg))
+            };
+            work.push((*pe, vec![program]));
         }
         let queues = Queues {
             ranks: &ring.pes,
@@ -359,7 +394,9 @@ impl Device {
         let events = self.sim.events_processed();
         let window = sram_window(&self.machine.topo);
         let mem = if self.data { Some(&mut self.mem) } else { None };
-        let run = Executor::new(&mut self.sim, mem, &mut log, work, window, queues).run(start);
+        let run = Executor::new(&mut self.sim, mem, &mut log, work, window, queues)
+            .with_held_limit(self.budget.held_commands)
+            .run(start);
         let (span, peak_commands) = match run {
             Ok(done) => done,
             Err(e) => {

@@ -1,6 +1,7 @@
 //! Why a host operation failed.
 
 use crate::dsl::TraceError;
+use crate::exec::budget::BudgetError;
 use crate::exec::pe::ExecError;
 use crate::fabric::addr::AddrError;
 use crate::fabric::engine::TransferError;
@@ -30,6 +31,9 @@ pub enum RuntimeError {
     /// is too large for the engine.
     #[error(transparent)]
     Transfer(#[from] TransferError),
+    /// The run asked for more host resources than its budget.
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
     /// An allocation does not fit in what is left of its place.
     #[error("out of memory in {place:?}: {need} bytes requested, {free} free")]
     OutOfMemory {
@@ -58,6 +62,21 @@ pub enum RuntimeError {
     /// A launch with no programs: some grid axis is 0.
     #[error("invalid launch: empty grid {0:?}")]
     EmptyGrid([usize; 3]),
+    /// A tensor argument whose rows run past the memory its base is in.
+    #[error("tensor at {base:#x} ({rows} x {cols}, rows {row_stride} elements apart) runs past the memory it starts in")]
+    TensorPastMemory {
+        /// Its first element's address.
+        base: u64,
+        /// Rows.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+        /// Elements from one row to the next.
+        row_stride: usize,
+    },
+    /// A launch of more programs than [`MAX_PROGRAMS`](super::launch::MAX_PROGRAMS).
+    #[error("invalid launch: grid {0:?} has more than {max} programs", max = super::launch::MAX_PROGRAMS)]
+    GridTooLarge([usize; 3]),
     /// A launch whose [`Mapping::Pes`](super::Mapping::Pes) lists no PE.
     #[error("invalid launch: mapping names no PE")]
     NoPes,

@@ -49,6 +49,10 @@ impl LaunchOptions {
     }
 }
 
+/// Most programs in one launch: each is a handle held until its PE starts
+/// it, so a grid past a few million is a mistake, not a workload.
+pub const MAX_PROGRAMS: usize = 1 << 22;
+
 /// Programs mapped onto the PEs that run them, in order.
 pub type Work = Vec<(PeLoc, Vec<Program>)>;
 
@@ -69,11 +73,33 @@ pub(super) fn sram_window(topo: &Topology) -> u64 {
     topo.sram.size_mb * (1 << 20) / 2 / u64::from(topo.system.pes_per_cube)
 }
 
-/// Checks that every tensor argument names memory that exists on `topo`.
+/// Checks that every tensor argument names memory that exists on `topo`,
+/// first byte to last: a view whose rows would run past the address map
+/// (or wrap around it) is refused, so every in-bounds element of it has a
+/// real address.
 pub(super) fn check_args(topo: &Topology, values: &[ArgValue]) -> Result<(), RuntimeError> {
     for v in values {
         if let ArgValue::Ptr(d) = v {
-            PhysAddr::decode(d.base, topo)?;
+            let first = PhysAddr::decode(d.base, topo)?;
+            if d.rows == 0 || d.cols == 0 {
+                continue;
+            }
+            let span = ((d.rows - 1) as u64)
+                .checked_mul(d.row_stride as u64)
+                .and_then(|e| e.checked_add(d.cols as u64))
+                .and_then(|e| e.checked_mul(d.dtype.size_bytes()))
+                .and_then(|b| d.base.checked_add(b - 1));
+            let last = span.map(|a| PhysAddr::decode(a, topo));
+            let same =
+                |l: &PhysAddr| (l.sip, l.cube, l.space) == (first.sip, first.cube, first.space);
+            if !matches!(last, Some(Ok(ref l)) if same(l)) {
+                return Err(RuntimeError::TensorPastMemory {
+                    base: d.base,
+                    rows: d.rows,
+                    cols: d.cols,
+                    row_stride: d.row_stride,
+                });
+            }
         }
     }
     Ok(())
@@ -89,7 +115,11 @@ pub fn trace_launch<K: Kernel>(
 ) -> Result<Work, RuntimeError> {
     check_args(topo, &args.values())?;
     let [g0, g1, g2] = opts.grid;
-    let n = g0 * g1 * g2;
+    let n = g0
+        .checked_mul(g1)
+        .and_then(|n| n.checked_mul(g2))
+        .filter(|&n| n <= MAX_PROGRAMS)
+        .ok_or(RuntimeError::GridTooLarge(opts.grid))?;
     if n == 0 {
         return Err(RuntimeError::EmptyGrid(opts.grid));
     }

@@ -20,10 +20,11 @@ mod place;
 mod report;
 mod ring;
 
+pub use crate::exec::budget::{Budget, BudgetError};
 pub use crate::exec::pe::BufferKind;
 pub use device::Device;
 pub use error::{CollectiveError, GroupError, RuntimeError};
-pub use launch::{trace_config, trace_launch, LaunchOptions, Mapping, Work};
+pub use launch::{trace_config, trace_launch, LaunchOptions, Mapping, Work, MAX_PROGRAMS};
 pub use place::{Place, Tensor};
 pub use report::{EngineTimes, RunReport};
 pub use ring::{mesh_tour, Ring, RingError, RingKind};

@@ -1,7 +1,7 @@
 //! The fixed costs the executor charges, read once from the topology.
 
 use crate::fabric::topology::Topology;
-use crate::fabric::units::{ns_to_ps, Ps};
+use crate::fabric::units::{ns_to_ps, ps_ceil, Ps};
 
 /// Costs the executor needs, in ps, read once from the topology.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +47,6 @@ impl Costs {
 
     /// Vector-engine time of a command over `elems` elements.
     pub fn math(&self, elems: u64) -> Ps {
-        self.math_overhead + (elems as f64 * 1000.0 / self.math_elems_per_ns).ceil() as Ps
+        self.math_overhead + ps_ceil(elems as f64 * 1000.0 / self.math_elems_per_ns)
     }
 }

@@ -58,14 +58,14 @@ pub(crate) fn execute(
     match &stream.commands[idx] {
         Command::DmaRead { src, dst, fill } => {
             let data = mem.read_block(src, topo, *fill as f32)?;
-            mem.write(&home.window(&buf(*dst)), &data);
+            mem.write(&home.window(&buf(*dst)), &data)?;
         }
         Command::DmaWrite { src, dst } => {
             let data = mem.read(&home.window(&buf(*src)));
             mem.write_block(dst, &data, topo)?;
         }
         Command::Gemm(g) => gemm(mem, topo, stream, home, g)?,
-        Command::Math(m) => math(mem, stream, home, m),
+        Command::Math(m) => math(mem, stream, home, m)?,
         // IPCQ moves data between programs; the executor copies it.
         Command::IpcqSend { .. } | Command::IpcqRecv { .. } => {}
     }
@@ -128,11 +128,16 @@ fn gemm(
             }
         }
     }
-    mem.write(&home.window(&stream.buffers[g.out.index()]), &out);
+    mem.write(&home.window(&stream.buffers[g.out.index()]), &out)?;
     Ok(())
 }
 
-fn math(mem: &mut DeviceMemory, stream: &CommandStream, home: &BufferHome, m: &MathCmd) {
+fn math(
+    mem: &mut DeviceMemory,
+    stream: &CommandStream,
+    home: &BufferHome,
+    m: &MathCmd,
+) -> Result<(), ExecError> {
     let out_buf = stream.buffers[m.out.index()];
     let [rows, cols] = out_buf.shape;
     let args: Vec<(Vec<f32>, [usize; 2])> = m
@@ -206,7 +211,8 @@ fn math(mem: &mut DeviceMemory, stream: &CommandStream, home: &BufferHome, m: &M
         }
         MathOp::Sum => out[0] = args[0].0.iter().sum(),
     }
-    mem.write(&home.window(&out_buf), &out);
+    mem.write(&home.window(&out_buf), &out)?;
+    Ok(())
 }
 
 /// A reduction's fold: max, min or sum.

@@ -8,6 +8,7 @@
 //! block waits for earlier overlapping writes; a write waits for earlier
 //! overlapping reads and writes.
 
+use super::accesses::{Accesses, Rows};
 use crate::dsl::{BlockRef, BufId, Command, CommandStream, Operand, Space};
 
 /// Prerequisites of each command, flattened (CSR).
@@ -30,70 +31,12 @@ struct BufState {
     written: bool,
 }
 
-/// The bytes a block's valid part covers: `count` rows of `len` bytes,
-/// `pitch` bytes apart, the first at `first`.
-#[derive(Clone, Copy)]
-struct Rows {
-    first: u64,
-    len: u64,
-    pitch: u64,
-    count: u64,
-}
-
-impl Rows {
-    fn of(b: &BlockRef) -> Rows {
-        let size = b.tensor.dtype.size_bytes();
-        Rows {
-            first: b.tensor.elem_addr(b.origin[0], b.origin[1]),
-            len: b.valid[1] as u64 * size,
-            pitch: (b.tensor.row_stride as u64 * size).max(1),
-            count: b.valid[0] as u64,
-        }
-    }
-
-    fn end(&self) -> u64 {
-        self.first + (self.count - 1) * self.pitch + self.len
-    }
-
-    /// Whether any of these rows meets `[s, e)`.
-    fn meets(&self, s: u64, e: u64) -> bool {
-        // Row j covers [first + j p, first + j p + len): it meets [s, e)
-        // when first + j p < e and first + j p + len > s.
-        let lo = match (s + 1).checked_sub(self.first + self.len) {
-            Some(d) => d.div_ceil(self.pitch),
-            None => 0,
-        };
-        let hi = match e.checked_sub(self.first) {
-            Some(d) => d.div_ceil(self.pitch).min(self.count),
-            None => 0,
-        };
-        lo < hi
-    }
-}
-
-/// Whether two blocks share a byte, whatever views of memory they come
-/// from (addresses encode the memory, so different memories never meet).
-fn overlaps(a: &BlockRef, b: &BlockRef) -> bool {
-    let (a, b) = (Rows::of(a), Rows::of(b));
-    if a.count == 0 || b.count == 0 || a.len == 0 || b.len == 0 {
-        return false;
-    }
-    if a.end() <= b.first || b.end() <= a.first {
-        return false;
-    }
-    let (x, y) = if a.count <= b.count { (a, b) } else { (b, a) };
-    (0..x.count).any(|i| {
-        let s = x.first + i * x.pitch;
-        y.meets(s, s + x.len)
-    })
-}
-
 pub(crate) fn analyse(stream: &CommandStream) -> Deps {
     let mut bufs = vec![BufState::default(); stream.buffers.len()];
     // Which buffer last owned each byte range, per space.
     let mut owners: [Vec<(u64, u64, BufId)>; 2] = [Vec::new(), Vec::new()];
-    let mut mem_reads: Vec<(BlockRef, u32)> = Vec::new();
-    let mut mem_writes: Vec<(BlockRef, u32)> = Vec::new();
+    let mut mem_reads = Accesses::default();
+    let mut mem_writes = Accesses::default();
     let mut deps = Deps {
         offsets: Vec::with_capacity(stream.commands.len() + 1),
         list: Vec::new(),
@@ -124,28 +67,18 @@ pub(crate) fn analyse(stream: &CommandStream) -> Deps {
             _ => (Vec::new(), None),
         };
         for r in &mem_r {
-            mine.extend(
-                mem_writes
-                    .iter()
-                    .filter(|(w, _)| overlaps(w, r))
-                    .map(|(_, j)| *j),
-            );
-            mem_reads.push((*r, c));
+            let r = Rows::of(r);
+            mem_writes.overlapping(&r, &mut mine);
+            mem_reads.insert(r, c);
         }
         if let Some(w) = mem_w {
-            mine.extend(
-                mem_writes
-                    .iter()
-                    .filter(|(x, _)| overlaps(x, &w))
-                    .map(|(_, j)| *j),
-            );
-            mine.extend(
-                mem_reads
-                    .iter()
-                    .filter(|(x, _)| overlaps(x, &w))
-                    .map(|(_, j)| *j),
-            );
-            mem_writes.push((w, c));
+            let w = Rows::of(&w);
+            mem_writes.overlapping(&w, &mut mine);
+            mem_reads.overlapping(&w, &mut mine);
+            // This write now stands for what it covers (it waits for them).
+            mem_writes.forget_covered(&w);
+            mem_reads.forget_covered(&w);
+            mem_writes.insert(w, c);
         }
         if let Some(b) = cmd.writes() {
             let buf = stream.buffers[b.index()];
@@ -188,63 +121,4 @@ pub(crate) fn analyse(stream: &CommandStream) -> Deps {
         deps.offsets.push(deps.list.len() as u32);
     }
     deps
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::dsl::{DType, TensorDesc};
-
-    fn block(base: u64, stride: usize, origin: [usize; 2], valid: [usize; 2]) -> BlockRef {
-        BlockRef {
-            tensor: TensorDesc {
-                base,
-                rows: 64,
-                cols: stride,
-                row_stride: stride,
-                dtype: DType::F16,
-            },
-            origin,
-            shape: valid,
-            valid,
-        }
-    }
-
-    #[test]
-    fn blocks_overlap_by_bytes_not_by_view() {
-        // Columns 0..8 and 8..16 of the same rows: disjoint.
-        assert!(!overlaps(
-            &block(0, 32, [0, 0], [4, 8]),
-            &block(0, 32, [0, 8], [4, 8])
-        ));
-        // Rows 0..4 and 4..8: disjoint; rows 0..4 and 3..5: overlap.
-        assert!(!overlaps(
-            &block(0, 32, [0, 0], [4, 32]),
-            &block(0, 32, [4, 0], [4, 32])
-        ));
-        assert!(overlaps(
-            &block(0, 32, [0, 0], [4, 32]),
-            &block(0, 32, [3, 0], [2, 32])
-        ));
-        // A view two elements further on, with the same stride, overlaps.
-        assert!(overlaps(
-            &block(0, 32, [0, 0], [4, 8]),
-            &block(4, 32, [0, 0], [4, 8])
-        ));
-        // A narrow column view (stride 32) against a dense row view:
-        // element (1, 5) of the first is byte 2 * 37 = 74, inside the second.
-        assert!(overlaps(
-            &block(0, 32, [1, 5], [1, 1]),
-            &block(64, 16, [0, 0], [1, 16])
-        ));
-        assert!(!overlaps(
-            &block(0, 32, [1, 5], [1, 1]),
-            &block(80, 16, [0, 0], [1, 16])
-        ));
-        // Different memories never meet.
-        assert!(!overlaps(
-            &block(0, 32, [0, 0], [4, 32]),
-            &block(1 << 48, 32, [0, 0], [4, 32])
-        ));
-    }
 }

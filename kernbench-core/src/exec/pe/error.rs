@@ -1,6 +1,8 @@
 //! Why a launch could not run to completion.
 
 use crate::dsl::SourceLoc;
+use crate::exec::budget::BudgetError;
+use crate::exec::memory::MemoryError;
 use crate::fabric::addr::AddrError;
 use crate::fabric::engine::TransferError;
 
@@ -41,4 +43,22 @@ pub enum ExecError {
     /// A command names memory that does not exist on the topology.
     #[error(transparent)]
     Addr(#[from] AddrError),
+    /// Simulated time passed [`TIME_LIMIT`](crate::fabric::units::TIME_LIMIT).
+    #[error("simulated time reached {at} ps, past the limit of 2^62 ps (53 days): the workload or the topology's costs are out of any hardware range")]
+    TimeLimit {
+        /// The event time that passed the limit.
+        at: crate::fabric::units::Ps,
+    },
+    /// The run asked for more host resources than its budget.
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
+}
+
+impl From<MemoryError> for ExecError {
+    fn from(e: MemoryError) -> Self {
+        match e {
+            MemoryError::Addr(a) => ExecError::Addr(a),
+            MemoryError::Budget(b) => ExecError::Budget(b),
+        }
+    }
 }

@@ -17,6 +17,7 @@
 //! records of finished commands (`record.rs`) and the deadlock report
 //! (`stall.rs`). This file holds the executor and its event loop.
 
+mod accesses;
 mod costs;
 mod data;
 mod deps;
@@ -33,12 +34,13 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::dsl::{CommandStream, SourceLoc, TraceError};
+use crate::exec::budget::{Budget, BudgetError};
 use crate::exec::memory::DeviceMemory;
 use crate::exec::oplog::OpLog;
 use crate::fabric::addr::{Endpoint, PeLoc};
 use crate::fabric::engine::Sim;
 use crate::fabric::topology::Topology;
-use crate::fabric::units::Ps;
+use crate::fabric::units::{Ps, TIME_LIMIT};
 
 pub use error::ExecError;
 pub use event::PeEvent;
@@ -161,9 +163,11 @@ pub struct Executor<'a> {
     ipcq: Option<Ipcq>,
     /// When the first program started.
     first_start: Ps,
-    /// Commands of traced programs held now, and the most held at once.
+    /// Commands of traced programs held now, the most held at once, and
+    /// the most allowed.
     held: usize,
     peak: usize,
+    held_limit: usize,
 }
 
 impl<'a> Executor<'a> {
@@ -208,6 +212,7 @@ impl<'a> Executor<'a> {
         Executor {
             held,
             peak: held,
+            held_limit: Budget::DEFAULT.held_commands,
             costs: Costs::new(&topo),
             topo,
             sim,
@@ -219,10 +224,18 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// Refuses to hold more than `limit` traced commands at once
+    /// ([`Budget::held_commands`]).
+    pub fn with_held_limit(mut self, limit: usize) -> Self {
+        self.held_limit = limit;
+        self
+    }
+
     /// Sends every PE its launch descriptor from the host at `at`, runs all
     /// programs, and returns when they ran and the most commands held at
     /// once.
     pub fn run(mut self, at: Ps) -> Result<(Span, usize), ExecError> {
+        self.check_held()?;
         for i in 0..self.slots.len() {
             let dst = Endpoint::Mem(self.slots[i].loc.tcm(0));
             let (bytes, setup) = (self.costs.launch_bytes, self.costs.host_setup);
@@ -232,6 +245,9 @@ impl<'a> Executor<'a> {
         }
         let mut events = 0u32;
         while let Some((now, notice)) = self.sim.next_notice() {
+            if now > TIME_LIMIT {
+                return Err(ExecError::TimeLimit { at: now });
+            }
             self.dispatch(notice.token(), now)?;
             events = events.wrapping_add(1);
             if events % SETTLE_EVERY == 0 {
@@ -298,6 +314,9 @@ impl<'a> Executor<'a> {
                 if deferred {
                     self.held += stream.commands.len();
                     self.peak = self.peak.max(self.held);
+                    if self.held > self.held_limit {
+                        return Err(self.over_budget());
+                    }
                 }
                 self.first_start = self.first_start.min(start);
                 s.cur = Some(Running::new(stream, start));
@@ -318,6 +337,21 @@ impl<'a> Executor<'a> {
             }
         }
         Ok(())
+    }
+
+    fn check_held(&self) -> Result<(), ExecError> {
+        match self.held > self.held_limit {
+            true => Err(self.over_budget()),
+            false => Ok(()),
+        }
+    }
+
+    fn over_budget(&self) -> ExecError {
+        BudgetError::Commands {
+            held: self.held,
+            limit: self.held_limit,
+        }
+        .into()
     }
 
     /// Folds the op log's intervals that no record to come can overlap:

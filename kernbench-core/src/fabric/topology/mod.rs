@@ -10,10 +10,17 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use config::*;
+pub use validate::{
+    MAX_CLOCK_GHZ, MAX_COST_NS, MAX_GBS, MAX_MACHINE_UNITS, MIN_CLOCK_GHZ, MIN_GBS,
+};
 
 /// The default topology, the one at the workspace root; tests and examples
 /// use it without touching the file system.
 pub const DEFAULT_TOPOLOGY_YAML: &str = include_str!("../../../../topology.yaml");
+
+/// The most bytes a topology file may hold: a machine description is a few
+/// KB; anything past a megabyte is the wrong file.
+pub const MAX_TOPOLOGY_BYTES: u64 = 1 << 20;
 
 /// Why a topology could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +31,8 @@ pub enum TopologyError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read topology {}: larger than {MAX_TOPOLOGY_BYTES} bytes", path.display())]
+    TooLarge { path: PathBuf },
     #[error("{origin}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
     Parse {
         origin: String,
@@ -50,13 +59,24 @@ impl TopologyError {
 }
 
 impl Topology {
-    /// Reads and validates a topology file.
+    /// Reads and validates a topology file. At most [`MAX_TOPOLOGY_BYTES`]
+    /// are read, so a device or a huge file fails at once.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, TopologyError> {
+        use std::io::Read as _;
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Io {
+        let io = |source| TopologyError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_TOPOLOGY_BYTES + 1).read_to_string(&mut text))
+            .map_err(io)?;
+        if text.len() as u64 > MAX_TOPOLOGY_BYTES {
+            return Err(TopologyError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
         Self::parse(&text, &path.display().to_string())
     }
 

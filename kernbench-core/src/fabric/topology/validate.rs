@@ -1,5 +1,7 @@
-//! Range checks serde cannot express: positive bandwidths and counts,
-//! non-negative latencies, meshes the address map can hold.
+//! Range checks serde cannot express: bandwidths, clocks and throughputs
+//! within what the integer time base resolves, latencies and lengths that
+//! cannot overflow simulated time when summed, meshes the address map can
+//! hold, a machine the host can build.
 
 use super::Topology;
 
@@ -14,6 +16,34 @@ const MAX_CUBES: u32 = 256;
 const MAX_SIPS: u32 = 256;
 const MAX_PES: u32 = 256;
 
+/// Most PEs plus HBM pseudo-channels in the whole machine: each is a node
+/// with its own links and state, built up front. A million keeps the
+/// largest machine a few hundred MB of host memory.
+pub const MAX_MACHINE_UNITS: u64 = 1 << 20;
+
+/// Longest fixed cost (any `*_ns` key): one millisecond. A single cost
+/// beyond that is no hardware figure, and with the per-run command budget
+/// it keeps every sum of costs far inside the picosecond clock (2^64 ps is
+/// 213 days).
+pub const MAX_COST_NS: f64 = 1e6;
+
+/// Slowest and fastest bandwidth (GB/s) a link, port or pseudo-channel may
+/// have. Bandwidths are held as whole bytes per microsecond, so 0.001 GB/s
+/// is the resolution; 10^6 GB/s (1 PB/s) is far past any link.
+pub const MIN_GBS: f64 = 0.001;
+pub const MAX_GBS: f64 = 1e6;
+
+/// Slowest and fastest MAC-array clock, GHz: a cycle between 100 ns and
+/// 1 ps, so a GEMM's cycles in picoseconds stay inside the clock.
+pub const MIN_CLOCK_GHZ: f64 = 0.01;
+pub const MAX_CLOCK_GHZ: f64 = 1000.0;
+
+/// Longest wire (mm) and slowest propagation (ns per mm): ten metres, and
+/// a thousand times slower than light in copper; their product stays a
+/// valid fixed cost.
+const MAX_LENGTH_MM: f64 = 1e4;
+const MAX_NS_PER_MM: f64 = 10.0;
+
 struct Checker(Result<(), Violation>);
 
 impl Checker {
@@ -26,18 +56,31 @@ impl Checker {
         }
     }
 
-    /// Bandwidths, clocks, throughputs: a zero would mean infinite time.
-    fn positive(&mut self, key: &str, v: f64) {
-        if !(v.is_finite() && v > 0.0) {
-            self.fail(key, format!("must be a positive number (got {v})"));
+    /// A value in `[lo, hi]` (finite; NaN fails), with its unit in the error.
+    fn within(&mut self, key: &str, v: f64, lo: f64, hi: f64, unit: &str) {
+        if !(v.is_finite() && v >= lo && v <= hi) {
+            self.fail(
+                key,
+                format!("must be between {lo} and {hi} {unit} (got {v})"),
+            );
         }
     }
 
-    /// Latencies and lengths: zero is a legitimate what-if, negative is not.
-    fn non_negative(&mut self, key: &str, v: f64) {
-        if !(v.is_finite() && v >= 0.0) {
-            self.fail(key, format!("must be zero or positive (got {v})"));
-        }
+    /// Bandwidths: zero would mean infinite time, less than the resolution
+    /// would be silently rounded.
+    fn bandwidth(&mut self, key: &str, v: f64) {
+        self.within(key, v, MIN_GBS, MAX_GBS, "GB/s");
+    }
+
+    /// Fixed costs: zero is a legitimate what-if, negative is not, and one
+    /// past a millisecond could overflow simulated time when summed.
+    fn cost(&mut self, key: &str, v: f64) {
+        self.within(key, v, 0.0, MAX_COST_NS, "ns");
+    }
+
+    /// Wire lengths, as fixed costs.
+    fn length(&mut self, key: &str, v: f64) {
+        self.within(key, v, 0.0, MAX_LENGTH_MM, "mm");
     }
 
     fn count(&mut self, key: &str, v: u64, max: u64) {
@@ -50,7 +93,7 @@ impl Checker {
 impl Topology {
     pub(crate) fn validate(&self) -> Result<(), Violation> {
         let mut c = Checker(Ok(()));
-        c.non_negative("ns_per_mm", self.ns_per_mm);
+        c.within("ns_per_mm", self.ns_per_mm, 0.0, MAX_NS_PER_MM, "ns/mm");
         let s = &self.system;
         c.count("system.sips", s.sips.into(), MAX_SIPS.into());
         c.count("system.cube_mesh.x", s.cube_mesh.x.into(), MAX_CUBES.into());
@@ -65,7 +108,7 @@ impl Topology {
             );
         }
         c.count("system.pes_per_cube", s.pes_per_cube.into(), MAX_PES.into());
-        c.non_negative("host.dma_setup_ns", self.host.dma_setup_ns);
+        c.cost("host.dma_setup_ns", self.host.dma_setup_ns);
         c.count(
             "host.read_request_bytes",
             self.host.read_request_bytes,
@@ -76,21 +119,21 @@ impl Topology {
             ("sip_link", &self.sip_link),
             ("ucie", &self.ucie),
         ] {
-            c.positive(&format!("{name}.bw_gbs"), l.bw_gbs);
-            c.non_negative(&format!("{name}.overhead_ns"), l.overhead_ns);
-            c.non_negative(&format!("{name}.length_mm"), l.length_mm);
+            c.bandwidth(&format!("{name}.bw_gbs"), l.bw_gbs);
+            c.cost(&format!("{name}.overhead_ns"), l.overhead_ns);
+            c.length(&format!("{name}.length_mm"), l.length_mm);
         }
         let io = &self.io_chiplet;
-        c.non_negative("io_chiplet.io_cpu_overhead_ns", io.io_cpu_overhead_ns);
-        c.non_negative("io_chiplet.m_cpu_overhead_ns", io.m_cpu_overhead_ns);
+        c.cost("io_chiplet.io_cpu_overhead_ns", io.io_cpu_overhead_ns);
+        c.cost("io_chiplet.m_cpu_overhead_ns", io.m_cpu_overhead_ns);
         c.count("io_chiplet.noc.cols", io.noc.cols.into(), 64);
-        c.positive("io_chiplet.noc.bw_gbs", io.noc.bw_gbs);
-        c.non_negative("io_chiplet.noc.overhead_ns", io.noc.overhead_ns);
-        c.non_negative("io_chiplet.noc.hop_mm", io.noc.hop_mm);
-        c.non_negative("xbar.overhead_ns", self.xbar.overhead_ns);
-        c.positive("xbar.pe_port_bw_gbs", self.xbar.pe_port_bw_gbs);
-        c.non_negative("xbar.port_mm", self.xbar.port_mm);
-        c.positive(
+        c.bandwidth("io_chiplet.noc.bw_gbs", io.noc.bw_gbs);
+        c.cost("io_chiplet.noc.overhead_ns", io.noc.overhead_ns);
+        c.length("io_chiplet.noc.hop_mm", io.noc.hop_mm);
+        c.cost("xbar.overhead_ns", self.xbar.overhead_ns);
+        c.bandwidth("xbar.pe_port_bw_gbs", self.xbar.pe_port_bw_gbs);
+        c.length("xbar.port_mm", self.xbar.port_mm);
+        c.bandwidth(
             "hbm_ctrl.xbar_to_hbm_bw_gbs",
             self.hbm_ctrl.xbar_to_hbm_bw_gbs,
         );
@@ -101,16 +144,40 @@ impl Topology {
                 format!("must be in (0, 1] (got {eff})"),
             );
         }
-        c.non_negative("hbm_ctrl.access_ns", self.hbm_ctrl.access_ns);
+        c.cost("hbm_ctrl.access_ns", self.hbm_ctrl.access_ns);
         c.count("hbm.num_pcs", self.hbm.num_pcs.into(), 1024);
+        if c.0.is_ok() {
+            // Each pseudo-channel serves an equal share of the sustained
+            // bandwidth; that share must itself be a bandwidth.
+            let lane = self.hbm_ctrl.effective_bw_gbs() / f64::from(self.hbm.num_pcs);
+            if lane < MIN_GBS {
+                c.fail(
+                    "hbm_ctrl.xbar_to_hbm_bw_gbs",
+                    format!(
+                        "times efficiency over hbm.num_pcs gives {lane} GB/s per pseudo-channel, below {MIN_GBS}"
+                    ),
+                );
+            }
+            let cubes = u64::from(s.sips) * u64::from(s.cube_mesh.x * s.cube_mesh.y);
+            let units = cubes * (u64::from(s.pes_per_cube) + u64::from(self.hbm.num_pcs));
+            if units > MAX_MACHINE_UNITS {
+                c.fail(
+                    "system",
+                    format!(
+                        "{cubes} cubes of {} PEs and {} pseudo-channels each is {units} units, more than the {MAX_MACHINE_UNITS} the simulator builds",
+                        s.pes_per_cube, self.hbm.num_pcs
+                    ),
+                );
+            }
+        }
         c.count("hbm.burst_bytes", self.hbm.burst_bytes, 1 << 20);
-        c.positive("sram.bw_gbs", self.sram.bw_gbs);
-        c.non_negative("sram.access_ns", self.sram.access_ns);
+        c.bandwidth("sram.bw_gbs", self.sram.bw_gbs);
+        c.cost("sram.access_ns", self.sram.access_ns);
         c.count("sram.size_mb", self.sram.size_mb, 1 << 20);
-        c.non_negative("pe_cpu.issue_ns", self.pe_cpu.issue_ns);
-        c.non_negative("pe_cpu.launch_ns", self.pe_cpu.launch_ns);
+        c.cost("pe_cpu.issue_ns", self.pe_cpu.issue_ns);
+        c.cost("pe_cpu.launch_ns", self.pe_cpu.launch_ns);
         c.count("pe_cpu.launch_bytes", self.pe_cpu.launch_bytes, 1 << 20);
-        c.non_negative("pe_dma.setup_ns", self.pe_dma.setup_ns);
+        c.cost("pe_dma.setup_ns", self.pe_dma.setup_ns);
         c.count("pe_dma.outstanding", self.pe_dma.outstanding.into(), 1024);
         c.count("hbm.capacity_mb", self.hbm.capacity_mb, 1 << 26);
         c.count(
@@ -128,7 +195,7 @@ impl Topology {
                 ),
             );
         }
-        c.positive("pe_tcm.fetch_bw_gbs", self.pe_tcm.fetch_bw_gbs);
+        c.bandwidth("pe_tcm.fetch_bw_gbs", self.pe_tcm.fetch_bw_gbs);
         let g = &self.pe_gemm;
         for (key, v) in [
             ("pe_gemm.tile_m", g.tile_m),
@@ -139,12 +206,24 @@ impl Topology {
         ] {
             c.count(key, v.into(), 1 << 16);
         }
-        c.positive("pe_gemm.clock_ghz", g.clock_ghz);
+        c.within(
+            "pe_gemm.clock_ghz",
+            g.clock_ghz,
+            MIN_CLOCK_GHZ,
+            MAX_CLOCK_GHZ,
+            "GHz",
+        );
         c.count("pe_gemm.bytes_per_element", g.bytes_per_element.into(), 8);
-        c.positive("pe_math.elems_per_ns", self.pe_math.elems_per_ns);
-        c.non_negative("pe_math.overhead_ns", self.pe_math.overhead_ns);
+        c.within(
+            "pe_math.elems_per_ns",
+            self.pe_math.elems_per_ns,
+            MIN_GBS,
+            MAX_GBS,
+            "elements/ns",
+        );
+        c.cost("pe_math.overhead_ns", self.pe_math.overhead_ns);
         c.count("ipcq.depth", self.ipcq.depth.into(), 1 << 16);
-        c.non_negative("ipcq.overhead_ns", self.ipcq.overhead_ns);
+        c.cost("ipcq.overhead_ns", self.ipcq.overhead_ns);
         c.0
     }
 }

@@ -18,7 +18,7 @@
 //! several folds per K tile, each filled and drained.
 
 use crate::fabric::topology::Topology;
-use crate::fabric::units::Ps;
+use crate::fabric::units::{ps_ceil, Ps};
 
 /// The MAC array's shape and clock.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,7 +56,7 @@ impl MacArray {
     /// [`Self::tile_cycles`] in picoseconds, rounded up.
     pub fn tile_ps(&self, shape: [usize; 3], ki: u32, kt: u32) -> Ps {
         let cycles = self.tile_cycles(shape, ki, kt);
-        (cycles as f64 * 1000.0 / self.clock_ghz).ceil() as Ps
+        ps_ceil(cycles as f64 * 1000.0 / self.clock_ghz)
     }
 }
 

@@ -197,7 +197,7 @@ impl Executor<'_> {
         let s = &self.slots[slot];
         if let (Some(mem), Some(r)) = (self.mem.as_deref_mut(), s.cur.as_ref()) {
             // Shapes were matched when the receive took the message.
-            mem.write(&s.home.window(&buf), &r.recv_data);
+            mem.write(&s.home.window(&buf), &r.recv_data)?;
         }
         let rank = s.rank;
         let waiter = self.ipcq.as_mut().and_then(|q| {
