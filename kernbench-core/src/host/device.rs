@@ -59,6 +59,7 @@ pub struct Device {
     budget: Budget,
     /// Bytes of tensors allocated while data execution was on.
     data_allocated: u64,
+    one_pass_gemm: bool,
 }
 
 impl Device {
@@ -79,7 +80,16 @@ impl Device {
             next_free: BTreeMap::new(),
             budget: Budget::DEFAULT,
             data_allocated: 0,
+            one_pass_gemm: true,
         }
+    }
+
+    /// Turns off the one-pass shortcut for GEMMs whose operands are all in
+    /// TCM, so they take the per-tile path: for tests that both agree.
+    #[doc(hidden)]
+    pub fn with_one_pass_gemm(mut self, on: bool) -> Self {
+        self.one_pass_gemm = on;
+        self
     }
 
     /// Replaces the host resources a run may use ([`Budget::DEFAULT`]
@@ -396,6 +406,7 @@ impl Device {
         let mem = if self.data { Some(&mut self.mem) } else { None };
         let run = Executor::new(&mut self.sim, mem, &mut log, work, window, queues)
             .with_held_limit(self.budget.held_commands)
+            .with_one_pass_gemm(self.one_pass_gemm)
             .run(start);
         let (span, peak_commands) = match run {
             Ok(done) => done,

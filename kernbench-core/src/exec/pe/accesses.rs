@@ -97,6 +97,9 @@ impl Rows {
 #[derive(Default)]
 pub(super) struct Accesses {
     classes: Vec<BTreeMap<(u64, u64), (Rows, u32)>>,
+    /// Bit `k` set when class `k` may hold accesses: a query visits only
+    /// those (most streams use two or three classes).
+    used: u128,
     seq: u64,
 }
 
@@ -111,6 +114,7 @@ impl Accesses {
             self.classes.resize_with(k + 1, BTreeMap::new);
         }
         self.classes[k].insert((r.first, self.seq), (r, c));
+        self.used |= 1 << k;
         self.seq += 1;
     }
 
@@ -144,9 +148,12 @@ impl Accesses {
             return;
         }
         let (s, e) = (r.first, r.end());
-        for (k, map) in self.classes.iter().enumerate() {
+        let mut used = self.used;
+        while used != 0 {
+            let k = used.trailing_zeros() as usize;
+            used &= used - 1;
             let from = s.saturating_sub(1u64.checked_shl(k as u32).unwrap_or(u64::MAX));
-            for (&key, (x, c)) in map.range((from, 0)..(e, 0)) {
+            for (&key, (x, c)) in self.classes[k].range((from, 0)..(e, 0)) {
                 f(k, key, x, *c);
             }
         }

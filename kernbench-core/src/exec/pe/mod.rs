@@ -168,6 +168,9 @@ pub struct Executor<'a> {
     held: usize,
     peak: usize,
     held_limit: usize,
+    /// Whether a GEMM with every operand in TCM runs its tile plan in one
+    /// pass (off only to test that both paths agree).
+    one_pass_gemm: bool,
 }
 
 impl<'a> Executor<'a> {
@@ -213,6 +216,7 @@ impl<'a> Executor<'a> {
             held,
             peak: held,
             held_limit: Budget::DEFAULT.held_commands,
+            one_pass_gemm: true,
             costs: Costs::new(&topo),
             topo,
             sim,
@@ -228,6 +232,15 @@ impl<'a> Executor<'a> {
     /// ([`Budget::held_commands`]).
     pub fn with_held_limit(mut self, limit: usize) -> Self {
         self.held_limit = limit;
+        self
+    }
+
+    /// Runs GEMMs whose operands are all in TCM through the per-tile path
+    /// of streamed ones instead of the one-pass shortcut; the results are
+    /// the same (tested), only slower.
+    #[doc(hidden)]
+    pub fn with_one_pass_gemm(mut self, on: bool) -> Self {
+        self.one_pass_gemm = on;
         self
     }
 

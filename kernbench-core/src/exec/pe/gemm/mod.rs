@@ -40,8 +40,9 @@ impl Executor<'_> {
             );
             return Err(command_error(&s.name, Some(&r.stream), c, reason));
         }
-        let mut run = GemmRun::new(c as u32, &g, &self.topo, now);
-        if needs_dma_in(&g) {
+        let streamed = needs_dma_in(&g) || !self.one_pass_gemm;
+        let mut run = GemmRun::new(c as u32, &g, &self.topo, now, streamed);
+        if streamed {
             r.gemm = Some(run);
             return self.refill_tiles(slot, now);
         }

@@ -7,7 +7,7 @@ use crate::exec::oplog::{Lane, OpRecord, RecordKind};
 use crate::fabric::topology::Topology;
 use crate::fabric::units::Ps;
 
-use super::plan::{needs_dma_in, TileCosts, TilePlan};
+use super::plan::{TileCosts, TilePlan};
 
 /// Pipeline state of the GEMM a PE is running.
 #[derive(Debug)]
@@ -34,14 +34,11 @@ pub(crate) struct GemmRun {
 }
 
 impl GemmRun {
-    pub fn new(cmd: u32, g: &GemmCmd, topo: &Topology, start: Ps) -> Self {
+    pub fn new(cmd: u32, g: &GemmCmd, topo: &Topology, start: Ps, streamed: bool) -> Self {
         let costs = TileCosts::new(topo, g);
         let plan = TilePlan::new(g, &costs);
-        let n = if needs_dma_in(g) {
-            plan.tiles() as usize
-        } else {
-            0
-        };
+        // Per-tile state only for the streamed path; one pass needs none.
+        let n = if streamed { plan.tiles() as usize } else { 0 };
         GemmRun {
             cmd,
             plan,
