@@ -149,6 +149,39 @@ fn runner(cases: u32) -> TestRunner {
     TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
 }
 
+/// Runs `case` on `cases` values of `strategy` (see [`runner`]); each
+/// returns its outcome, "ran" or "refused". Prints the counts and the
+/// slowest case, and checks that both outcomes happened more than `least`
+/// times: the fuzzer reaches valid runs, not only refusals.
+fn fuzz<S: Strategy>(
+    what: &str,
+    cases: u32,
+    least: u32,
+    strategy: &S,
+    case: impl Fn(S::Value) -> Result<&'static str, TestCaseError>,
+) {
+    let outcomes = std::cell::RefCell::new(std::collections::BTreeMap::<&str, u32>::new());
+    let slowest = std::cell::Cell::new(0.0f64);
+    runner(cases)
+        .run(strategy, |v| {
+            let t = std::time::Instant::now();
+            let outcome = case(v)?;
+            slowest.set(slowest.get().max(t.elapsed().as_secs_f64()));
+            *outcomes.borrow_mut().entry(outcome).or_default() += 1;
+            Ok(())
+        })
+        .unwrap();
+    let outcomes = outcomes.into_inner();
+    eprintln!(
+        "{what} fuzz: {outcomes:?}, slowest case {:.2} s",
+        slowest.get()
+    );
+    for outcome in ["ran", "refused"] {
+        let n = outcomes.get(outcome).copied().unwrap_or(0);
+        assert!(n > least, "{what}: {outcomes:?}");
+    }
+}
+
 /// A refusal: one non-empty line.
 fn one_line(e: &str) -> Result<(), TestCaseError> {
     prop_assert!(!e.is_empty() && !e.contains('\n'), "not one line: {e:?}");
@@ -225,32 +258,9 @@ fn mutated_topologies_are_refused_or_obey_the_bounds() {
     assert!(spans.len() > 50, "the topology's numbers: {}", spans.len());
     let values = HOSTILE_NUMBERS.len() + 2 * SCALES.len();
     let edits = prop::collection::vec((0..spans.len(), 0..values), 1..4);
-    let outcomes = std::cell::RefCell::new(std::collections::BTreeMap::<&str, u32>::new());
-    let mut run = runner(400);
-    let slowest = std::cell::Cell::new(0.0f64);
-    run.run(&edits, |e| {
-        let t = std::time::Instant::now();
-        let outcome = topology_case(&mutate(&spans, &e))?;
-        slowest.set(slowest.get().max(t.elapsed().as_secs_f64()));
-        *outcomes.borrow_mut().entry(outcome).or_default() += 1;
-        Ok(())
-    })
-    .unwrap();
-    let outcomes = outcomes.into_inner();
-    eprintln!(
-        "topology fuzz: {outcomes:?}, slowest case {:.2} s",
-        slowest.get()
-    );
-    // Both outcomes happen: the fuzzer reaches valid machines, not only
-    // refusals.
-    assert!(
-        outcomes.get("refused").copied().unwrap_or(0) > 20,
-        "{outcomes:?}"
-    );
-    assert!(
-        outcomes.get("ran").copied().unwrap_or(0) > 20,
-        "{outcomes:?}"
-    );
+    fuzz("topology", 400, 20, &edits, |e| {
+        topology_case(&mutate(&spans, &e))
+    });
 }
 
 #[test]
@@ -266,11 +276,7 @@ fn hostile_bench_parameters_are_refused_or_obey_the_bounds() {
         0..benches.len(),
         prop::collection::vec((0..12usize, 0..HOSTILE_PARAMS.len()), 1..3),
     );
-    let outcomes = std::cell::RefCell::new(std::collections::BTreeMap::<&str, u32>::new());
-    let mut run = runner(300);
-    let slowest = std::cell::Cell::new(0.0f64);
-    run.run(&case, |(b, edits)| {
-        let t = std::time::Instant::now();
+    fuzz("parameter", 300, 10, &case, |(b, edits)| {
         let spec = benches[b];
         let params: Vec<String> = edits
             .iter()
@@ -280,35 +286,11 @@ fn hostile_bench_parameters_are_refused_or_obey_the_bounds() {
                 format!("{key}={}", HOSTILE_PARAMS[v])
             })
             .collect();
-        let outcome = match cli_run::run(&topo, &small_run(spec.name, &params)) {
-            Ok((out, _)) => {
-                figures_hold(&topo, &out)?;
-                "ran"
-            }
-            Err(e) => {
-                one_line(&e.to_string())?;
-                "refused"
-            }
-        };
-        let dt = t.elapsed().as_secs_f64();
-        slowest.set(slowest.get().max(dt));
-        *outcomes.borrow_mut().entry(outcome).or_default() += 1;
-        Ok(())
-    })
-    .unwrap();
-    let outcomes = outcomes.into_inner();
-    eprintln!(
-        "parameter fuzz: {outcomes:?}, slowest case {:.2} s",
-        slowest.get()
-    );
-    assert!(
-        outcomes.get("refused").copied().unwrap_or(0) > 10,
-        "{outcomes:?}"
-    );
-    assert!(
-        outcomes.get("ran").copied().unwrap_or(0) > 10,
-        "{outcomes:?}"
-    );
+        match cli_run::run(&topo, &small_run(spec.name, &params)) {
+            Ok((out, _)) => figures_hold(&topo, &out).map(|_| "ran"),
+            Err(e) => one_line(&e.to_string()).map(|_| "refused"),
+        }
+    });
 }
 
 /// A kernel whose every size comes from its arguments.
@@ -352,40 +334,28 @@ fn hostile_kernel_arguments_trace_to_an_error_or_run() {
     let topo = Topology::default_topology();
     let n = SIZES.len();
     let case = (0..n, 0..n, 0..n, 0..n, 0..n, 0..n, 0..n);
-    let outcomes = std::cell::RefCell::new(std::collections::BTreeMap::<&str, u32>::new());
-    let mut run = runner(600);
-    run.run(&case, |(tr, tc, o, r, c, s, base)| {
-        let mut dev = Device::new(&topo).with_data(false);
-        let y = dev
-            .alloc::<f16>(Place::hbm(0, 0), 64, 64)
-            .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        // A tensor view of any shape at any address (the launch decodes it).
-        let at = [0, 1 << 20, SIZES[base] as u64][base % 3];
-        let x = Ptr::<f16>::new(at, SIZES[tr], SIZES[tc]);
-        let steps = SIZES[s].min(4);
-        let args = sized::args(x, y.ptr(), SIZES[o], SIZES[r], SIZES[c], steps);
-        let outcome = match dev.launch::<sized>(&args, &LaunchOptions::grid([1, 1, 1])) {
-            Ok(report) => {
-                prop_assert!(report.wall_ns.is_finite() && report.wall_ns >= 0.0);
-                "ran"
+    fuzz(
+        "kernel argument",
+        600,
+        10,
+        &case,
+        |(tr, tc, o, r, c, s, base)| {
+            let mut dev = Device::new(&topo).with_data(false);
+            let y = dev
+                .alloc::<f16>(Place::hbm(0, 0), 64, 64)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            // A tensor view of any shape at any address (the launch decodes it).
+            let at = [0, 1 << 20, SIZES[base] as u64][base % 3];
+            let x = Ptr::<f16>::new(at, SIZES[tr], SIZES[tc]);
+            let steps = SIZES[s].min(4);
+            let args = sized::args(x, y.ptr(), SIZES[o], SIZES[r], SIZES[c], steps);
+            match dev.launch::<sized>(&args, &LaunchOptions::grid([1, 1, 1])) {
+                Ok(report) => {
+                    prop_assert!(report.wall_ns.is_finite() && report.wall_ns >= 0.0);
+                    Ok("ran")
+                }
+                Err(e) => one_line(&e.to_string().replace('\n', " ")).map(|_| "refused"),
             }
-            Err(e) => {
-                one_line(&e.to_string().replace('\n', " "))?;
-                "refused"
-            }
-        };
-        *outcomes.borrow_mut().entry(outcome).or_default() += 1;
-        Ok(())
-    })
-    .unwrap();
-    let outcomes = outcomes.into_inner();
-    eprintln!("kernel argument fuzz: {outcomes:?}");
-    assert!(
-        outcomes.get("refused").copied().unwrap_or(0) > 10,
-        "{outcomes:?}"
-    );
-    assert!(
-        outcomes.get("ran").copied().unwrap_or(0) > 10,
-        "{outcomes:?}"
+        },
     );
 }
