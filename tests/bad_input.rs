@@ -132,7 +132,10 @@ fn a_grid_past_the_program_limit_is_refused_before_tracing() {
         let e = dev
             .launch::<row_copy>(&args, &LaunchOptions::grid(grid))
             .unwrap_err();
-        assert!(matches!(e, RuntimeError::GridTooLarge(_)), "{grid:?}: {e}");
+        assert!(
+            matches!(e, RuntimeError::GridTooLarge { .. }),
+            "{grid:?}: {e}"
+        );
     }
 }
 

@@ -74,9 +74,15 @@ pub enum RuntimeError {
         /// Elements from one row to the next.
         row_stride: usize,
     },
-    /// A launch of more programs than [`MAX_PROGRAMS`](super::launch::MAX_PROGRAMS).
-    #[error("invalid launch: grid {0:?} has more than {max} programs", max = super::launch::MAX_PROGRAMS)]
-    GridTooLarge([usize; 3]),
+    /// A launch of more programs than the most one may have
+    /// ([`MAX_PROGRAMS`](crate::host::MAX_PROGRAMS)).
+    #[error("invalid launch: grid {grid:?} has more than {max} programs")]
+    GridTooLarge {
+        /// The grid asked for.
+        grid: [usize; 3],
+        /// The most programs a launch may have.
+        max: usize,
+    },
     /// A launch whose [`Mapping::Pes`](super::Mapping::Pes) lists no PE.
     #[error("invalid launch: mapping names no PE")]
     NoPes,

@@ -119,7 +119,10 @@ pub fn trace_launch<K: Kernel>(
         .checked_mul(g1)
         .and_then(|n| n.checked_mul(g2))
         .filter(|&n| n <= MAX_PROGRAMS)
-        .ok_or(RuntimeError::GridTooLarge(opts.grid))?;
+        .ok_or(RuntimeError::GridTooLarge {
+            grid: opts.grid,
+            max: MAX_PROGRAMS,
+        })?;
     if n == 0 {
         return Err(RuntimeError::EmptyGrid(opts.grid));
     }
