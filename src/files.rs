@@ -100,29 +100,38 @@ fn destination(path: &Path) -> Result<PathBuf, FileError> {
         path: path.to_path_buf(),
         why,
     };
+    let io = |source| FileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    // "out/x.json/" names a directory, though `file_name` ignores the slash.
+    if path.file_name().is_none() || path.as_os_str().to_string_lossy().ends_with('/') {
+        return Err(bad("not a file name"));
+    }
+    // What exists there, through every link (`/dev/stdout` is a pipe).
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => return Err(bad("it is a directory")),
+        Ok(m) if !m.is_file() => return Err(bad("not a regular file (a device, FIFO or socket)")),
+        Ok(_) => return std::fs::canonicalize(path).map_err(io),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    // Nothing there yet: the file to create, through any dangling links.
     let mut dest = path.to_path_buf();
     for _ in 0..MAX_LINKS {
-        if dest.file_name().is_none() {
-            return Err(bad("not a file name"));
-        }
         match std::fs::symlink_metadata(&dest) {
             Ok(m) if m.file_type().is_symlink() => {
-                let target = std::fs::read_link(&dest).map_err(|source| FileError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
+                let target = std::fs::read_link(&dest).map_err(io)?;
                 // A relative target is relative to the link's directory.
                 dest = match dest.parent() {
                     Some(dir) => dir.join(target),
                     None => target,
                 };
             }
-            Ok(m) if m.is_dir() => return Err(bad("it is a directory")),
-            Ok(m) if !m.is_file() => {
-                return Err(bad("not a regular file (a device, FIFO or socket)"))
-            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
             _ => {
                 return match dest.parent() {
+                    _ if dest.file_name().is_none() => Err(bad("not a file name")),
                     Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => {
                         Err(bad("no such directory"))
                     }

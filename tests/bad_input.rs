@@ -27,6 +27,7 @@ fn budget(held_commands: usize, data_bytes: u64) -> Budget {
     Budget {
         held_commands,
         data_bytes,
+        ..Budget::DEFAULT
     }
 }
 
@@ -55,6 +56,68 @@ fn a_run_holding_more_commands_than_its_budget_stops_naming_it() {
     );
     // The device is usable after the refused run.
     assert!(dev.alloc::<f16>(Place::hbm(0, 0), 8, 8).is_ok());
+}
+
+#[test]
+fn a_run_is_held_to_its_commands_in_all_and_its_records() {
+    let topo = Topology::default_topology();
+    let all = 8 * 2 * 64;
+    let run = |b: Budget| eight_copies(&mut Device::new(&topo).with_budget(b));
+    let whole = Budget {
+        run_commands: all,
+        ..Budget::DEFAULT
+    };
+    assert!(run(whole).is_ok());
+    let e = run(Budget {
+        run_commands: all - 1,
+        ..Budget::DEFAULT
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("`run_commands`"), "{e}");
+    // Records kept for a timeline: one per command at least.
+    let e = run(Budget {
+        records: 100,
+        ..Budget::DEFAULT
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("`records`"), "{e}");
+}
+
+#[test]
+fn a_tensor_view_past_its_memory_is_refused() {
+    let topo = Topology::default_topology();
+    let mut dev = Device::new(&topo);
+    let x = dev.alloc::<f16>(Place::hbm(0, 0), 8, 8).unwrap();
+    let base = x.ptr().desc().base;
+    // 2^20 x 2^20 fp16 is 2 TiB: past the 64 GiB an address's offset holds,
+    // its last byte would carry into the fields above the offset.
+    let huge = Ptr::<f16>::new(base, 1 << 20, 1 << 20);
+    let e = dev
+        .launch::<row_copy>(
+            &row_copy::args(huge, x.ptr(), 1),
+            &LaunchOptions::grid([1, 1, 1]),
+        )
+        .unwrap_err();
+    assert!(matches!(e, RuntimeError::TensorPastMemory { .. }), "{e}");
+    // Ending exactly at the top of the 64 GiB offset range is fine; one
+    // element more is not.
+    let top = 1u64 << 36;
+    let fits = ((top - (base & (top - 1))) / 2) as usize;
+    let edge = Ptr::<f16>::new(base, 1, fits);
+    assert!(dev
+        .trace::<row_copy>(
+            &row_copy::args(edge, x.ptr(), 1),
+            &LaunchOptions::grid([1, 1, 1])
+        )
+        .is_ok());
+    let past = Ptr::<f16>::new(base, 1, fits + 1);
+    let e = dev
+        .trace::<row_copy>(
+            &row_copy::args(past, x.ptr(), 1),
+            &LaunchOptions::grid([1, 1, 1]),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("runs past the memory"), "{e}");
 }
 
 #[test]

@@ -156,6 +156,13 @@ fn values_past_their_bounds_are_refused_naming_the_key() {
             "ns_per_mm",
             "between 0 and 10 ns/mm",
         ),
+        // The 36-bit offset of an address reaches 64 GiB.
+        (
+            "  capacity_mb: 16384",
+            "  capacity_mb: 65537",
+            "hbm.capacity_mb",
+            "between 1 and 65536",
+        ),
         (
             "  elems_per_ns: 256.0",
             "  elems_per_ns: 1e-9",
@@ -208,4 +215,17 @@ fn a_topology_file_is_read_up_to_a_megabyte() {
     std::fs::write(&big, &text).unwrap();
     Topology::from_file(&big).expect("a file at the cap loads");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn deeply_nested_brackets_are_refused_at_once() {
+    // The YAML parser's time grows with the square of the depth: a
+    // megabyte of brackets would take minutes.
+    let text = format!("ns_per_mm: {}", "[".repeat(500_000));
+    let e = err(&text);
+    assert!(e.to_string().contains("nested deeper than 32"), "{e}");
+    // Brackets in comments and quotes do not count.
+    let mut fine = kernbench_core::fabric::topology::DEFAULT_TOPOLOGY_YAML.to_string();
+    fine.push_str(&format!("# {}\n", "[".repeat(100)));
+    Topology::parse(&fine, "fine.yaml").unwrap();
 }

@@ -356,8 +356,6 @@ pub(crate) fn round_f16(a: &ndarray::Array2<f32>) -> ndarray::Array2<f32> {
     a.mapv(|v| half::f16::from_f32(v).to_f32())
 }
 
-/// Deterministic pseudo-random values in [-1, 1) (xorshift64*), so runs
-/// are reproducible without a rand dependency.
 /// Refuses host arrays of `shapes` (f32) that together pass the data
 /// budget, before any is built: a bench whose kernels allocate their own
 /// device tensors cannot allocate first, so it checks here.
@@ -371,7 +369,7 @@ pub(crate) fn host_arrays_fit(shapes: &[(usize, usize)]) -> Result<(), BenchErro
     });
     match need {
         Some(need) if need <= limit => Ok(()),
-        need => Err(RuntimeError::from(BudgetError::Data {
+        need => Err(RuntimeError::from(BudgetError::HostArrays {
             need: need.unwrap_or(u64::MAX),
             limit,
         })
@@ -379,6 +377,8 @@ pub(crate) fn host_arrays_fit(shapes: &[(usize, usize)]) -> Result<(), BenchErro
     }
 }
 
+/// Deterministic pseudo-random values in [-1, 1) (xorshift64*), so runs
+/// are reproducible without a rand dependency.
 pub(crate) fn random_matrix(rows: usize, cols: usize, seed: u64) -> ndarray::Array2<f32> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     ndarray::Array2::from_shape_simple_fn((rows, cols), || {

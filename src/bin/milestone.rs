@@ -138,6 +138,14 @@ fn run(args: Args) -> Result<String, CliError> {
         Command::Gemm { fast: false } => text += &domain(&GemmSweep::full(&topo), &topo, &opts)?,
         Command::Ccl => text += &domain(&CclSweep::full(&topo), &topo, &opts)?,
         Command::All => {
+            // Every domain's folder checked before the first sweep runs.
+            for dir in [
+                milestone::domain_dir::<GemmSweep>(&args.out),
+                milestone::domain_dir::<CclSweep>(&args.out),
+                milestone::domain_dir::<GqaSweep>(&args.out),
+            ] {
+                milestone::output::make_dir(&dir).map_err(fail)?;
+            }
             text += &domain(&GemmSweep::full(&topo), &topo, &opts)?;
             text += &domain(&CclSweep::full(&topo), &topo, &opts)?;
             let sweep = GqaSweep::headline(&topo);

@@ -79,11 +79,9 @@ pub fn make_dir(dir: &Path) -> Result<(), MilestoneError> {
         source,
     };
     std::fs::create_dir_all(dir).map_err(read)?;
+    // Outputs are files; anything else in the folder is where one may go.
     for entry in std::fs::read_dir(dir).map_err(read)? {
-        let path = entry.map_err(read)?.path();
-        if !path.is_dir() {
-            crate::files::check_writable(&path)?;
-        }
+        crate::files::check_writable(&entry.map_err(read)?.path())?;
     }
     Ok(())
 }

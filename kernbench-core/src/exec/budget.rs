@@ -11,16 +11,27 @@ pub struct Budget {
     /// hundred bytes; the per-program cap of the trace alone does not bound
     /// a run of many programs).
     pub held_commands: usize,
+    /// Most commands traced over a whole run: a bound on its work.
+    pub run_commands: u64,
+    /// Most op-log records kept (for a timeline) over a run.
+    pub records: usize,
     /// Most bytes of device memory contents kept for data execution:
-    /// tensors allocated while data is on, and whatever kernels write.
+    /// tensors allocated while data is on, and whatever kernels write. The
+    /// host arrays a bench builds beside them (f32, twice an f16 tensor,
+    /// a reference and a read-back besides) count against it too.
     pub data_bytes: u64,
 }
 
 impl Budget {
-    /// 8 Mi commands (about 3 GB) and 4 GiB of memory contents.
+    /// 4 Mi commands held (about 1.5 GB), 2^28 commands traced (minutes
+    /// of simulation: the 32K-context attention prefill of one layer is
+    /// 36 M), 16 Mi records (about 1 GB, and a timeline a browser still
+    /// opens) and 1 GiB of tensor values.
     pub const DEFAULT: Budget = Budget {
-        held_commands: 8 << 20,
-        data_bytes: 4 << 30,
+        held_commands: 4 << 20,
+        run_commands: 1 << 28,
+        records: 16 << 20,
+        data_bytes: 1 << 30,
     };
 }
 
@@ -40,6 +51,26 @@ pub enum BudgetError {
         held: usize,
         /// The budget.
         limit: usize,
+    },
+    /// More commands traced over the run than `run_commands`.
+    #[error("run budget exceeded: more than {limit} commands traced, the budget `run_commands` (smaller shapes, or larger blocks)")]
+    RunCommands {
+        /// The budget.
+        limit: u64,
+    },
+    /// More op-log records kept than `records`.
+    #[error("run budget exceeded: more than {limit} op-log records kept for the timeline, the budget `records` (drop --trace, or a smaller run)")]
+    Records {
+        /// The budget.
+        limit: usize,
+    },
+    /// Host arrays of a bench past `data_bytes`.
+    #[error("run budget exceeded: the bench's host arrays would take {need} bytes, the budget `data_bytes` is {limit}")]
+    HostArrays {
+        /// Bytes the arrays would take.
+        need: u64,
+        /// The budget.
+        limit: u64,
     },
     /// More device memory contents than `data_bytes`.
     #[error("run budget exceeded: data execution would keep {need} bytes of tensor values, the budget `data_bytes` is {limit}")]

@@ -142,6 +142,8 @@ impl DeviceMemory {
         }
         let end = end.unwrap_or(0);
         if region.len() < end {
+            // Exactly what is needed: doubling would hold twice the budget.
+            region.reserve_exact(end - region.len());
             region.resize(end, 0);
         }
         let mut halves = vec![f16::ZERO; if w.dtype == DType::F16 { w.cols } else { 0 }];

@@ -405,7 +405,7 @@ impl Device {
         let window = sram_window(&self.machine.topo);
         let mem = if self.data { Some(&mut self.mem) } else { None };
         let run = Executor::new(&mut self.sim, mem, &mut log, work, window, queues)
-            .with_held_limit(self.budget.held_commands)
+            .with_budget(self.budget)
             .with_one_pass_gemm(self.one_pass_gemm)
             .run(start);
         let (span, peak_commands) = match run {

@@ -62,8 +62,9 @@ pub enum RuntimeError {
     /// A launch with no programs: some grid axis is 0.
     #[error("invalid launch: empty grid {0:?}")]
     EmptyGrid([usize; 3]),
-    /// A tensor argument whose rows run past the memory its base is in.
-    #[error("tensor at {base:#x} ({rows} x {cols}, rows {row_stride} elements apart) runs past the memory it starts in")]
+    /// A tensor argument whose rows run past the memory its base is in,
+    /// or overlap (rows fewer elements apart than a row holds).
+    #[error("tensor at {base:#x} ({rows} x {cols}, rows {row_stride} elements apart) overlaps itself or runs past the memory it starts in")]
     TensorPastMemory {
         /// Its first element's address.
         base: u64,

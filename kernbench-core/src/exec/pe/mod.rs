@@ -167,7 +167,9 @@ pub struct Executor<'a> {
     /// the most allowed.
     held: usize,
     peak: usize,
-    held_limit: usize,
+    /// Commands traced over the run.
+    traced: u64,
+    budget: Budget,
     /// Whether a GEMM with every operand in TCM runs its tile plan in one
     /// pass (off only to test that both paths agree).
     one_pass_gemm: bool,
@@ -215,7 +217,8 @@ impl<'a> Executor<'a> {
         Executor {
             held,
             peak: held,
-            held_limit: Budget::DEFAULT.held_commands,
+            traced: held as u64,
+            budget: Budget::DEFAULT,
             one_pass_gemm: true,
             costs: Costs::new(&topo),
             topo,
@@ -228,10 +231,10 @@ impl<'a> Executor<'a> {
         }
     }
 
-    /// Refuses to hold more than `limit` traced commands at once
-    /// ([`Budget::held_commands`]).
-    pub fn with_held_limit(mut self, limit: usize) -> Self {
-        self.held_limit = limit;
+    /// Holds the run to `budget`'s commands (held at once and traced in
+    /// all) and records ([`Budget::DEFAULT`] otherwise).
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
         self
     }
 
@@ -265,8 +268,10 @@ impl<'a> Executor<'a> {
             events = events.wrapping_add(1);
             if events % SETTLE_EVERY == 0 {
                 self.settle_log(now);
+                self.check_records()?;
             }
         }
+        self.check_records()?;
         let waiting: Vec<String> = (0..self.slots.len())
             .filter(|&i| self.slots[i].finished_at.is_none())
             .map(|i| self.describe_stall(i))
@@ -326,13 +331,12 @@ impl<'a> Executor<'a> {
                 let stream = p.into_stream()?;
                 if deferred {
                     self.held += stream.commands.len();
+                    self.traced += stream.commands.len() as u64;
                     self.peak = self.peak.max(self.held);
-                    if self.held > self.held_limit {
-                        return Err(self.over_budget());
-                    }
+                    self.check_held()?;
                 }
                 self.first_start = self.first_start.min(start);
-                s.cur = Some(Running::new(stream, start));
+                self.slots[slot].cur = Some(Running::new(stream, start));
                 self.sim
                     .schedule(start, PeEvent::Pump { slot: slot as u32 });
                 // No record to come starts before the oldest running program.
@@ -352,19 +356,33 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// The run's commands against its budget: held at once, traced in all.
     fn check_held(&self) -> Result<(), ExecError> {
-        match self.held > self.held_limit {
-            true => Err(self.over_budget()),
-            false => Ok(()),
+        let b = &self.budget;
+        if self.held > b.held_commands {
+            return Err(BudgetError::Commands {
+                held: self.held,
+                limit: b.held_commands,
+            }
+            .into());
         }
+        if self.traced > b.run_commands {
+            return Err(BudgetError::RunCommands {
+                limit: b.run_commands,
+            }
+            .into());
+        }
+        Ok(())
     }
 
-    fn over_budget(&self) -> ExecError {
-        BudgetError::Commands {
-            held: self.held,
-            limit: self.held_limit,
+    fn check_records(&self) -> Result<(), ExecError> {
+        match self.log.records().len() > self.budget.records {
+            true => Err(BudgetError::Records {
+                limit: self.budget.records,
+            }
+            .into()),
+            false => Ok(()),
         }
-        .into()
     }
 
     /// Folds the op log's intervals that no record to come can overlap:

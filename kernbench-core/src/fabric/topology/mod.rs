@@ -82,6 +82,13 @@ impl Topology {
 
     /// Parses and validates topology text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, TopologyError> {
+        if let Some(line) = too_deep(text) {
+            return Err(TopologyError::Parse {
+                origin: origin.to_string(),
+                line: Some(line),
+                message: format!("brackets nested deeper than {MAX_NESTING}"),
+            });
+        }
         let topo: Topology = serde_yaml::from_str(text).map_err(|e| TopologyError::Parse {
             origin: origin.to_string(),
             line: e.location().map(|l| l.line()),
@@ -111,6 +118,37 @@ impl Topology {
     pub fn cubes_per_sip(&self) -> u32 {
         self.system.cube_mesh.x * self.system.cube_mesh.y
     }
+}
+
+/// Deepest nesting of flow brackets (`[`, `{`) a topology may use: the
+/// file needs two; the YAML parser's time grows with the square of the
+/// depth, so a hostile file of a megabyte of brackets would take minutes.
+const MAX_NESTING: usize = 32;
+
+/// The line where flow brackets first nest deeper than [`MAX_NESTING`]
+/// (comments and quoted text skipped), if they do.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let mut quote = None;
+        for ch in line.chars() {
+            match (quote, ch) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(ch),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some(i + 1);
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
 }
 
 fn strip_location(msg: &str) -> String {

@@ -16,6 +16,10 @@ const MAX_CUBES: u32 = 256;
 const MAX_SIPS: u32 = 256;
 const MAX_PES: u32 = 256;
 
+/// Largest memory (HBM slice, SRAM, TCM) in MiB: what the 36-bit offset
+/// field of a physical address reaches (64 GiB).
+const MAX_MEMORY_MB: u64 = 1 << 16;
+
 /// Most PEs plus HBM pseudo-channels in the whole machine: each is a node
 /// with its own links and state, built up front. A million keeps the
 /// largest machine a few hundred MB of host memory.
@@ -173,19 +177,19 @@ impl Topology {
         c.count("hbm.burst_bytes", self.hbm.burst_bytes, 1 << 20);
         c.bandwidth("sram.bw_gbs", self.sram.bw_gbs);
         c.cost("sram.access_ns", self.sram.access_ns);
-        c.count("sram.size_mb", self.sram.size_mb, 1 << 20);
+        c.count("sram.size_mb", self.sram.size_mb, MAX_MEMORY_MB);
         c.cost("pe_cpu.issue_ns", self.pe_cpu.issue_ns);
         c.cost("pe_cpu.launch_ns", self.pe_cpu.launch_ns);
         c.count("pe_cpu.launch_bytes", self.pe_cpu.launch_bytes, 1 << 20);
         c.cost("pe_dma.setup_ns", self.pe_dma.setup_ns);
         c.count("pe_dma.outstanding", self.pe_dma.outstanding.into(), 1024);
-        c.count("hbm.capacity_mb", self.hbm.capacity_mb, 1 << 26);
+        c.count("hbm.capacity_mb", self.hbm.capacity_mb, MAX_MEMORY_MB);
         c.count(
             "pe_tcm.kernel_scratch_mb",
             self.pe_tcm.kernel_scratch_mb,
             1 << 16,
         );
-        c.count("pe_tcm.size_mb", self.pe_tcm.size_mb, 1 << 16);
+        c.count("pe_tcm.size_mb", self.pe_tcm.size_mb, MAX_MEMORY_MB);
         if c.0.is_ok() && self.pe_tcm.size_mb < self.pe_tcm.kernel_scratch_mb {
             c.fail(
                 "pe_tcm.size_mb",
