@@ -216,9 +216,9 @@ impl BenchResult {
         o
     }
 
-    /// The run's timeline (Chrome trace-event JSON).
-    pub fn timeline(&self, machine: &Machine) -> Value {
-        self.run.chrome_trace(machine)
+    /// The run's timeline (Chrome trace-event JSON), as text.
+    pub fn timeline(&self, machine: &Machine) -> Result<Vec<u8>, serde_json::Error> {
+        self.run.chrome_trace_bytes(machine)
     }
 }
 

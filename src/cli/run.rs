@@ -53,9 +53,10 @@ pub fn run(topo: &Topology, args: &RunArgs) -> Result<(String, bool), CliError> 
         other => CliError::Failed(error_chain(&other)),
     })?;
     if let Some(path) = &args.trace {
-        let doc = result.timeline(&Machine::new(topo));
-        let text = serde_json::to_string(&doc).map_err(|e| CliError::Failed(e.to_string()))?;
-        write_atomic(path, text.as_bytes())?;
+        let text = result
+            .timeline(&Machine::new(topo))
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+        write_atomic(path, &text)?;
     }
     let out = if args.json {
         let mut s = serde_json::to_string_pretty(&result.to_json())

@@ -25,12 +25,12 @@ pub struct Budget {
 impl Budget {
     /// 4 Mi commands held (about 1.5 GB), 2^28 commands traced (minutes
     /// of simulation: the 32K-context attention prefill of one layer is
-    /// 36 M), 16 Mi records (about 1 GB, and a timeline a browser still
-    /// opens) and 1 GiB of tensor values.
+    /// 36 M), 8 Mi records (about 450 MB, and a 1 GB timeline) and 1 GiB
+    /// of tensor values.
     pub const DEFAULT: Budget = Budget {
         held_commands: 4 << 20,
         run_commands: 1 << 28,
-        records: 16 << 20,
+        records: 8 << 20,
         data_bytes: 1 << 30,
     };
 }

@@ -93,11 +93,14 @@ impl RunReport {
 
     /// The run's timeline as Chrome trace-event JSON.
     pub fn chrome_trace(&self, machine: &Machine) -> serde_json::Value {
-        let topo = &machine.topo;
-        timeline::chrome_trace(self.log.records(), |g| {
-            let p = PeLoc::from_global(g, topo);
-            machine.node_name(machine.pe(p.sip, p.cube, p.pe))
-        })
+        timeline::chrome_trace(self.log.records(), pe_namer(machine))
+    }
+
+    /// The run's timeline as Chrome trace-event JSON text, written straight
+    /// from the records (for timelines of millions of records).
+    pub fn chrome_trace_bytes(&self, machine: &Machine) -> Result<Vec<u8>, serde_json::Error> {
+        let doc = timeline::ChromeTrace::new(self.log.records(), pe_namer(machine));
+        serde_json::to_vec(&doc)
     }
 
     /// Wall-clock occupancy of each engine lane.
@@ -132,4 +135,12 @@ pub struct EngineTimes {
     pub math_ns: f64,
     /// Inter-PE queues, ns.
     pub ipcq_ns: f64,
+}
+
+/// Names a PE's process in a timeline by its node (e.g. `sip0.cube(0,0).pe3`).
+fn pe_namer(machine: &Machine) -> impl Fn(u32) -> String + '_ {
+    move |g| {
+        let p = PeLoc::from_global(g, &machine.topo);
+        machine.node_name(machine.pe(p.sip, p.cube, p.pe))
+    }
 }
