@@ -104,9 +104,16 @@ fn destination(path: &Path) -> Result<PathBuf, FileError> {
         path: path.to_path_buf(),
         source,
     };
-    // "out/x.json/" names a directory, though `file_name` ignores the slash.
-    if path.file_name().is_none() || path.as_os_str().to_string_lossy().ends_with('/') {
+    // "out/x.json/" and "out/x.json/." name a directory, though
+    // `file_name` ignores the slash and the dot.
+    let text = path.as_os_str().to_string_lossy();
+    if path.file_name().is_none() || text.ends_with('/') || text.ends_with("/.") {
         return Err(bad("not a file name"));
+    }
+    // The process's own streams and devices: `/dev/stdout` may even be a
+    // regular file (a shell redirection), which a rename would unlink.
+    if text.starts_with("/dev/") || text.starts_with("/proc/") {
+        return Err(bad("a device or process path, not a file"));
     }
     // What exists there, through every link (`/dev/stdout` is a pipe).
     match std::fs::metadata(path) {

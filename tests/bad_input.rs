@@ -239,7 +239,10 @@ fn trace_destinations_that_are_not_regular_files_are_refused_before_the_run() {
     let small = ["m=64", "n=64", "k=64"];
     for (dest, why) in [
         (fifo.clone(), "not a regular file"),
-        (PathBuf::from("/dev/null"), "not a regular file"),
+        (PathBuf::from("/dev/null"), "device"),
+        (PathBuf::from("/dev/stdout"), "device"),
+        (dir.join("t.json/."), "not a file name"),
+        (dir.join("t.json/"), "not a file name"),
         (dir.clone(), "directory"),
         (dir.join("none/t.json"), "no such directory"),
     ] {
@@ -283,7 +286,9 @@ fn sigterm_leaves_no_temporary_behind() {
             .current_dir(root)
             .args(["run", "--bench", "gemm", "--timing-only", "--trace"])
             .arg(&trace)
-            .args(["--param", "m=512", "--param", "n=512", "--param", "k=512"])
+            .args([
+                "--param", "m=2048", "--param", "n=2048", "--param", "k=1024",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

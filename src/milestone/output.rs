@@ -79,9 +79,12 @@ pub fn make_dir(dir: &Path) -> Result<(), MilestoneError> {
         source,
     };
     std::fs::create_dir_all(dir).map_err(read)?;
-    // Outputs are files; anything else in the folder is where one may go.
+    // Outputs are files; a subfolder is not where one goes.
     for entry in std::fs::read_dir(dir).map_err(read)? {
-        crate::files::check_writable(&entry.map_err(read)?.path())?;
+        let path = entry.map_err(read)?.path();
+        if !path.is_dir() {
+            crate::files::check_writable(&path)?;
+        }
     }
     Ok(())
 }

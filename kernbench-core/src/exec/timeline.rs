@@ -135,6 +135,5 @@ mod tests {
                 "args": {"cmd": 7, "bytes": 4096, "macs": 0}})
         );
         assert_eq!(parsed["displayTimeUnit"], "ns");
-        assert_eq!(chrome_trace(&records, |pe| format!("pe{pe}")), parsed);
     }
 }
