@@ -41,10 +41,7 @@ const MAX_LINKS: usize = 40;
 pub fn remove_temporaries_on_signal() {
     // An error means a handler is already installed; either way one is.
     let _ = ctrlc::set_handler(|| {
-        let pending = match TEMPORARIES.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let pending = temporaries();
         for tmp in pending.iter() {
             let _ = std::fs::remove_file(tmp);
         }
@@ -81,11 +78,16 @@ pub fn check_writable(path: &Path) -> Result<(), FileError> {
     destination(path).map(|_| ())
 }
 
+/// The temporaries being written (a panic elsewhere while holding the
+/// lock leaves the list usable).
+fn temporaries() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    TEMPORARIES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn track(tmp: &Path, on: bool) {
-    let mut pending = match TEMPORARIES.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    };
+    let mut pending = temporaries();
     if on {
         pending.push(tmp.to_path_buf());
     } else {
@@ -115,7 +117,7 @@ fn destination(path: &Path) -> Result<PathBuf, FileError> {
     if text.starts_with("/dev/") || text.starts_with("/proc/") {
         return Err(bad("a device or process path, not a file"));
     }
-    // What exists there, through every link (`/dev/stdout` is a pipe).
+    // What exists there, through every link.
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => return Err(bad("it is a directory")),
         Ok(m) if !m.is_file() => return Err(bad("not a regular file (a device, FIFO or socket)")),

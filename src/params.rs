@@ -236,11 +236,7 @@ impl Params {
 
     /// A positive integer parameter (at most its spec's largest value).
     pub fn positive(&self, name: &'static str) -> Result<usize, ParamError> {
-        let (spec, v) = self.lookup(name)?;
-        v.parse::<usize>()
-            .ok()
-            .filter(|_| spec.kind.accepts(v))
-            .ok_or_else(|| bad(spec, v))
+        self.int(name, 1)
     }
 
     /// A positive integer parameter that fits in 32 bits (PE and cube
@@ -256,10 +252,15 @@ impl Params {
 
     /// A non-negative integer parameter (at most its spec's largest value).
     pub fn count(&self, name: &'static str) -> Result<usize, ParamError> {
+        self.int(name, 0)
+    }
+
+    /// An integer parameter of at least `min`, in its spec's range.
+    fn int(&self, name: &'static str, min: usize) -> Result<usize, ParamError> {
         let (spec, v) = self.lookup(name)?;
         v.parse::<usize>()
             .ok()
-            .filter(|_| spec.kind.accepts(v))
+            .filter(|&x| x >= min && spec.kind.accepts(v))
             .ok_or_else(|| bad(spec, v))
     }
 

@@ -1,10 +1,11 @@
 //! Executing command streams on the machine: the PE pipeline and what it
 //! records.
 //!
-//! Owns the host resources a run may use ([`budget`]), the PE pipeline ([`pe`]: issue, engines, scoreboard, GEMM tile
-//! pipeline, IPCQ, numerics), the contents of device memory for data
-//! execution ([`memory`]), the op log of every executed command and tile
-//! stage ([`oplog`]) and its Chrome/Perfetto rendering ([`timeline`]).
+//! Owns the host resources a run may use ([`budget`]), the PE pipeline
+//! ([`pe`]: issue, engines, scoreboard, GEMM tile pipeline, IPCQ,
+//! numerics), the contents of device memory for data execution
+//! ([`memory`]), the op log of every executed command and tile stage
+//! ([`oplog`]) and its Chrome/Perfetto rendering ([`timeline`]).
 //!
 //! May use: [`crate::dsl`] (the command stream it executes),
 //! [`crate::fabric`] (the engine its transfers run on) and

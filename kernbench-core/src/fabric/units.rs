@@ -51,14 +51,14 @@ impl Bandwidth {
     /// Time to serialize `bytes` onto the link, rounded up to whole ps
     /// (at most [`TIME_LIMIT`]).
     pub fn ser_ps(self, bytes: u64) -> Ps {
-        // u64 arithmetic unless the product could overflow (bytes >= 2^44).
-        let ps = match bytes.checked_mul(1_000_000) {
+        // u64 arithmetic while the result cannot pass the limit (bytes up
+        // to 4.6e12); the rare larger transfer is capped in u128.
+        match bytes.checked_mul(1_000_000).filter(|&n| n <= TIME_LIMIT) {
             Some(num) => num.div_ceil(self.bytes_per_us),
             None => (u128::from(bytes) * 1_000_000)
                 .div_ceil(u128::from(self.bytes_per_us))
                 .min(u128::from(TIME_LIMIT)) as Ps,
-        };
-        ps.min(TIME_LIMIT)
+        }
     }
 
     /// The same bandwidth `n` times over (parallel channels).

@@ -312,29 +312,9 @@ impl Device {
         buffer: BufferKind,
         args: impl Fn(usize) -> K::Args,
     ) -> Result<RunReport, RuntimeError> {
-        let topo = &self.machine.topo;
-        let cfg = self.trace_config();
-        let n = ring.world_size();
-        let mut work = Vec::with_capacity(n);
-        for (rank, pe) in ring.pes.iter().enumerate() {
-            pe.tcm(0).check(topo)?;
-            let a = args(rank);
-            check_args(topo, &a.values())?;
-            let info = ProgramInfo::single().with_ring(rank, n);
-            // Rank 0 is traced now (a kernel that cannot trace fails here),
-            // the others as their PE starts, within the command budget.
-            let program = if rank == 0 {
-                Program::traced(K::trace(&a, &info, &cfg)?)
-            } else {
-                Program::deferred(move || K::trace(&a, &info, &cfg))
-            };
-            work.push((*pe, vec![program]));
-        }
-        let queues = Queues {
-            ranks: &ring.pes,
-            buffer,
-        };
-        self.run_on(K::NAME, work, Some(queues))
+        // One program per rank: rank 0's traced now, the others as their PE
+        // starts, within the command budget.
+        self.launch_ring_grid::<K>(ring, buffer, 1, args)
     }
 
     /// Launches a collective whose ranks each run `programs` programs in

@@ -88,16 +88,15 @@ pub(super) fn check_args(topo: &Topology, values: &[ArgValue]) -> Result<(), Run
                 .checked_mul(d.row_stride as u64)
                 .and_then(|e| e.checked_add(d.cols as u64))
                 .and_then(|e| e.checked_mul(d.dtype.size_bytes()));
-            let last = bytes
-                .and_then(|b| d.base.checked_add(b - 1))
-                .map(|a| PhysAddr::decode(a, topo));
             // The last byte in the same memory, at the offset the tensor's
             // size puts it (not carried into the fields above the offset).
-            let same = |l: &PhysAddr| {
-                (l.sip, l.cube, l.space) == (first.sip, first.cube, first.space)
-                    && first.offset.checked_add(bytes.unwrap_or(1) - 1) == Some(l.offset)
-            };
-            if d.row_stride < d.cols || !matches!(last, Some(Ok(ref l)) if same(l)) {
+            let ends_inside = bytes.is_some_and(|b| {
+                let last = d.base.checked_add(b - 1).map(|a| PhysAddr::decode(a, topo));
+                matches!(last, Some(Ok(l))
+                    if (l.sip, l.cube, l.space) == (first.sip, first.cube, first.space)
+                        && first.offset.checked_add(b - 1) == Some(l.offset))
+            });
+            if d.row_stride < d.cols || !ends_inside {
                 return Err(RuntimeError::TensorPastMemory {
                     base: d.base,
                     rows: d.rows,
