@@ -18,8 +18,8 @@ struct Cli {
     #[arg(long, global = true, default_value = "topology.yaml")]
     topology: PathBuf,
     /// Network model: burst (every burst on every hop, the reference) or
-    /// flow (max-min fair flows, far fewer events). Overrides `sim.network`
-    /// of the topology.
+    /// flow (one fluid flow per transfer, far fewer events). Overrides
+    /// `sim.network` of the topology.
     #[arg(long, global = true, value_name = "burst|flow")]
     network: Option<Network>,
     #[command(subcommand)]

@@ -1,17 +1,18 @@
 //! The simulation's flow-mode steps: a flow entering the network, its
-//! finish, and the last burst that follows it through the burst model
-//! (see `flow.rs` for the shares themselves).
+//! changes, its end, and the last burst that follows each transfer through
+//! the burst model (see `flow.rs` for the flows themselves).
 
 use crate::fabric::units::Ps;
 
+use super::flow::Change;
 use super::{Event, Sim};
 
 impl<T: Copy> Sim<T> {
     /// Flow mode: the transfer's bytes enter the network. A posted send's
     /// source is free once its bytes are out at its first hop's speed, and
-    /// posted sends along one route drain one after another: their source
-    /// injected each whole before the next, so downstream they queue in
-    /// order rather than share.
+    /// posted sends along one route are one flow, their bytes one after
+    /// another: downstream they queue in the order they were sent, as
+    /// their bursts do, rather than share.
     pub(super) fn inject_flow(&mut self, now: Ps, xfer: u32) {
         let t = &mut self.transfers[xfer as usize];
         // The first byte reaches each node after the hops' fixed delays.
@@ -26,10 +27,16 @@ impl<T: Copy> Sim<T> {
             let bw = self.machine.links[h.link.0 as usize].bw;
             let at = now + bw.times(u64::from(h.lanes)).ser_ps(t.bytes.max(1));
             self.queue.push(at, Event::Timer { token });
-            let key = t.route.key();
-            if let Some(prev) = self.posted_last.insert(key, xfer) {
-                self.transfers[prev as usize].flow.queued = Some(xfer);
-                return;
+            let (key, shares) = (t.route.key(), t.flow.shares());
+            // Even a lone burst waits its turn behind the flow.
+            if let (Some(&holder), Some(net)) = (self.posted_last.get(&key), &mut self.flows) {
+                if net.append(&mut self.transfers, holder, xfer, now, &mut self.finishes) {
+                    self.push_finishes();
+                    return;
+                }
+            }
+            if shares {
+                self.posted_last.insert(key, xfer);
             }
         }
         self.start_flow(now, xfer);
@@ -57,22 +64,67 @@ impl<T: Copy> Sim<T> {
         }
     }
 
-    /// A flow's finish event, unless a later rate change superseded it.
+    /// A flow's next change is due, unless a later rate change superseded
+    /// it: transfers of it may have drained, its holder may have changed,
+    /// and its rates change.
     pub(super) fn flow_end(&mut self, now: Ps, xfer: u32, gen: u32) {
-        if self.transfers[xfer as usize].flow.gen == gen {
-            self.drained(now, xfer);
+        if self.transfers[xfer as usize].flow.gen != gen {
+            return;
         }
+        let Some(net) = &mut self.flows else {
+            return;
+        };
+        let mut done = std::mem::take(&mut self.drained_now);
+        let change = net.changed(
+            &mut self.transfers,
+            xfer,
+            now,
+            &mut self.finishes,
+            &mut done,
+        );
+        match change {
+            Change::Drained => {
+                // The holder's last burst first: it was sent first.
+                self.drained(now, xfer);
+                for &x in done.iter().filter(|&&x| x != xfer) {
+                    self.last_burst(now, x);
+                }
+            }
+            Change::Running { holder } => {
+                self.push_finishes();
+                for &x in &done {
+                    self.last_burst(now, x);
+                }
+                if holder != xfer {
+                    let key = self.transfers[holder as usize].route.key();
+                    if self.posted_last.get(&key) == Some(&xfer) {
+                        self.posted_last.insert(key, holder);
+                    }
+                }
+            }
+        }
+        done.clear();
+        self.drained_now = done;
     }
 
-    /// All but the last burst have left at `now`: the links are shared
-    /// anew, the next posted send on the route may go, and the last burst
-    /// crosses the hops as a burst-mode burst does, hop by hop, first come,
-    /// first served on each link (see `Transfer::as_flow`).
+    /// The flow of `xfer` has drained at `now`: the links are shared anew,
+    /// and its last burst goes.
     fn drained(&mut self, now: Ps, xfer: u32) {
         if let (Some(net), true) = (&mut self.flows, self.transfers[xfer as usize].flow.active) {
             net.finish(&mut self.transfers, xfer, now, &mut self.finishes);
             self.push_finishes();
         }
+        let key = self.transfers[xfer as usize].route.key();
+        if self.posted_last.get(&key) == Some(&xfer) {
+            self.posted_last.remove(&key);
+        }
+        self.last_burst(now, xfer);
+    }
+
+    /// All but the last burst of `xfer` have left at `now`: the last one
+    /// crosses the hops as a burst-mode burst does, hop by hop, first
+    /// come, first served on each link (see `Transfer::as_flow`).
+    fn last_burst(&mut self, now: Ps, xfer: u32) {
         let t = &mut self.transfers[xfer as usize];
         let last = t.n_bursts - 1;
         (t.injected, t.arrived) = (t.n_bursts, last);
@@ -83,15 +135,6 @@ impl<T: Copy> Sim<T> {
             hop: 0,
             tail: now,
         };
-        // Queued first: the next send on the route follows this last burst.
         self.queue.push(now, hop);
-        let key = t.route.key();
-        let next = t.flow.queued.take();
-        if self.posted_last.get(&key) == Some(&xfer) {
-            self.posted_last.remove(&key);
-        }
-        if let Some(next) = next {
-            self.start_flow(now, next);
-        }
     }
 }

@@ -12,13 +12,15 @@
 //! back-to-back serialization follow from these rules alone.
 //!
 //! In flow mode (`sim.network: flow`, [`Network::Flow`]) a transfer is one
-//! flow instead, sharing links max-min fairly with the flows it meets
-//! (`flow.rs`, `flow_steps.rs`); fixed costs are charged as in burst mode.
+//! flow instead, stage by stage along its route, queued and served as
+//! burst mode's links would serve its bursts (`flow.rs`, `flow_rates.rs`,
+//! `flow_steps.rs`); fixed costs are charged as in burst mode.
 //!
 //! Routes are computed once per pair of places and shared (`routes.rs`).
 
 mod burst;
 mod flow;
+mod flow_rates;
 mod flow_steps;
 mod queue;
 mod routes;
@@ -109,6 +111,8 @@ pub struct Sim<T = ()> {
     /// Flow-mode link shares (`None` in burst mode).
     flows: Option<FlowNet>,
     finishes: Vec<Finish>,
+    /// Scratch: the transfers of a flow that drained at one change.
+    drained_now: Vec<u32>,
     routes: RouteCache,
     /// Flow mode: per route, the last posted send not yet drained.
     posted_last: HashMap<usize, u32, FnvBuild>,
@@ -165,6 +169,7 @@ impl<T: Copy> Sim<T> {
         Sim {
             flows,
             finishes: Vec::new(),
+            drained_now: Vec::new(),
             routes: RouteCache::default(),
             posted_last: HashMap::default(),
             lane_bytes: Vec::new(),

@@ -6,7 +6,7 @@ use crate::fabric::machine::Machine;
 use crate::fabric::route::{Route, RouteError};
 use crate::fabric::units::Ps;
 
-use super::flow::{lane_shares, Flow};
+use super::flow::{lane_shares, Flow, Share};
 use super::routes::Path;
 
 /// Bursts sampled per strided transfer for its lane shares.
@@ -227,25 +227,39 @@ impl<T: Copy> Transfer<T> {
     pub fn as_flow(&mut self, lane_bytes: &mut Vec<u64>) {
         let last = self.burst_len(self.n_bursts - 1);
         let mut res = Vec::with_capacity(self.route.hops.len());
+        // Stages count hops without gaps: a hop all of whose links an
+        // earlier crossing already holds (a copy within one slice) adds
+        // none.
+        let mut stage = 0u16;
         for (i, h) in self.route.hops.iter().enumerate() {
+            let from = res.len();
             if h.lanes > 1 {
                 self.bytes_per_lane(i, h.lanes, last, lane_bytes);
-                lane_shares(lane_bytes, h.link.0, &mut res);
+                lane_shares(lane_bytes, h.link.0, stage, &mut res);
             } else {
-                res.push((h.link.0, 1.0));
+                res.push(Share {
+                    link: h.link.0,
+                    part: 1.0,
+                    stage,
+                });
+            }
+            // A route may cross a link twice: one entry carries both parts,
+            // at the first crossing. Routes are short, so a scan will do.
+            let mut j = from;
+            while j < res.len() {
+                let r = res[j];
+                match res[..from].iter_mut().find(|e| e.link == r.link) {
+                    Some(e) => {
+                        e.part += r.part;
+                        res.remove(j);
+                    }
+                    None => j += 1,
+                }
+            }
+            if res.len() > from {
+                stage += 1;
             }
         }
-        // A route may cross a link twice (a copy within one slice): one
-        // entry carrying both shares.
-        res.sort_by_key(|&(l, _)| l);
-        res.dedup_by(|b, a| {
-            if a.0 == b.0 {
-                a.1 += b.1;
-                true
-            } else {
-                false
-            }
-        });
         let body = self.bytes.max(1).saturating_sub(last);
         self.flow = Flow::new(res, body);
     }

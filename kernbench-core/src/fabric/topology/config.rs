@@ -69,9 +69,11 @@ pub enum Network {
     /// Every burst crosses every hop and each link serializes bursts first
     /// come, first served: the reference.
     Burst,
-    /// Every transfer is one flow; a link's bandwidth is shared max-min
-    /// fairly among the flows crossing it, recomputed when a flow starts
-    /// or ends. Per-hop overheads and propagation as in burst mode.
+    /// Every transfer is one flow; an overloaded link serves the flows
+    /// arriving at it in proportion to how fast they come and queues the
+    /// rest, as burst mode's first-come, first-served links do, recomputed
+    /// when a flow starts, ends or a queue runs dry. Per-hop overheads and
+    /// propagation as in burst mode.
     Flow,
 }
 
