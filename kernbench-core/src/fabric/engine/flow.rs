@@ -332,8 +332,11 @@ impl FlowNet {
     }
 
     /// Posted send `xfer` joins flow `holder` along the same route: its
-    /// bytes follow the flow's, first come, first served. `false` if the
-    /// flow has drained (then `xfer` goes as a flow of its own).
+    /// bytes follow the flow's, first come, first served, over the flow's
+    /// links and lane shares (the same route; an IPCQ slot's lane shares
+    /// differ from the first message's only in which lanes a short
+    /// message's bursts land on). `false` if the flow has drained (then
+    /// `xfer` goes as a flow of its own).
     pub fn append<F: AsMut<Flow>>(
         &mut self,
         flows: &mut [F],

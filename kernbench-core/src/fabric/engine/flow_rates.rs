@@ -38,26 +38,43 @@ enum Arrival {
     Upstream,
 }
 
+/// One stage of a component's flow during a recomputation.
+#[derive(Debug, Clone, Copy)]
+struct Cell {
+    from: Arrival,
+    /// Bytes wait in front of it.
+    backlog: bool,
+    /// The current iterate, the next, the arrival rate, and the rate
+    /// before this recomputation.
+    rate: f64,
+    next: f64,
+    arrive: f64,
+    old: f64,
+}
+
+/// One link of the component during a recomputation.
+#[derive(Debug, Clone, Copy, Default)]
+struct LinkCell {
+    cap: f64,
+    /// What arrives (bytes per ps), then the scale it serves arrivals at.
+    load: f64,
+    /// The parts of the stages with a queue in front of it, then the spare
+    /// bandwidth each gets.
+    queued: f64,
+}
+
 /// Scratch space, kept between recomputations so they allocate nothing.
 /// The passes run over flat copies of the component's stages and links,
 /// so they touch no transfer.
 pub(super) struct Scratch {
-    /// Per link: what arrives (bytes per ps) and the parts of the stages
-    /// with a queue in front of it.
-    load: Vec<f64>,
-    queued: Vec<f64>,
-    /// Per component flow, where its stages start in the arrays below.
+    /// Per link of the machine: its place among the component's links.
+    local: Vec<u32>,
+    links: Vec<LinkCell>,
+    /// Per component flow, where its stages start in `cells`.
     first: Vec<usize>,
-    /// Per stage of the component's flows: where its arrivals come from,
-    /// whether bytes wait in front of it, the current iterate, the next,
-    /// the arrival rate, and the rate before this recomputation.
-    from: Vec<Arrival>,
-    backlog: Vec<bool>,
-    rate: Vec<f64>,
-    next: Vec<f64>,
-    arrive: Vec<f64>,
-    old: Vec<f64>,
-    /// Per link crossed: the link, the part of the flow on it, its stage.
+    cells: Vec<Cell>,
+    /// Per link crossed: the link (component-local), the part of the flow
+    /// on it, its stage.
     entries: Vec<(u32, f64, u32)>,
     /// Per component flow: whether its rates stayed as they were.
     pub kept: Vec<bool>,
@@ -66,36 +83,22 @@ pub(super) struct Scratch {
 impl Scratch {
     pub fn new(links: usize) -> Self {
         Scratch {
-            load: vec![0.0; links],
-            queued: vec![0.0; links],
+            local: vec![0; links],
+            links: Vec::new(),
             first: Vec::new(),
-            from: Vec::new(),
-            backlog: Vec::new(),
-            rate: Vec::new(),
-            next: Vec::new(),
-            arrive: Vec::new(),
-            old: Vec::new(),
+            cells: Vec::new(),
             entries: Vec::new(),
             kept: Vec::new(),
         }
     }
 
-    fn clear(&mut self) {
-        self.first.clear();
-        self.from.clear();
-        self.backlog.clear();
-        self.rate.clear();
-        self.old.clear();
-        self.entries.clear();
-    }
-
     /// Copies flow `f`'s stages and links in.
     fn add(&mut self, f: &Flow) {
-        let at = self.rate.len();
+        let at = self.cells.len();
         self.first.push(at);
         for (k, st) in f.stages.iter().enumerate() {
             let done = f.done(k);
-            self.from.push(if done {
+            let from = if done {
                 Arrival::Done
             } else if k == 0 {
                 Arrival::At(st.speed * f.sources() as f64)
@@ -103,26 +106,36 @@ impl Scratch {
                 Arrival::At(st.fill)
             } else {
                 Arrival::Upstream
-            });
-            self.backlog.push(k > 0 && !done && f.queue(k) > 0.0);
-            self.old.push(st.rate);
+            };
             // From the rates as they were: most recomputations move few.
-            let from = if st.rate > 0.0 { st.rate } else { st.speed };
-            self.rate.push(if done { 0.0 } else { from });
+            let rate = match (done, st.rate > 0.0) {
+                (true, _) => 0.0,
+                (false, true) => st.rate,
+                (false, false) => st.speed,
+            };
+            self.cells.push(Cell {
+                from,
+                backlog: k > 0 && !done && f.queue(k) > 0.0,
+                rate,
+                next: 0.0,
+                arrive: 0.0,
+                old: st.rate,
+            });
         }
-        let stage = |r: &super::flow::Share| (at + usize::from(r.stage)) as u32;
-        self.entries
-            .extend(f.res.iter().map(|r| (r.link, r.part, stage(r))));
+        for r in &f.res {
+            let g = (at + usize::from(r.stage)) as u32;
+            self.entries.push((self.local[r.link as usize], r.part, g));
+        }
     }
 }
 
-/// The arrival rate of stage `g` from where it comes, given the rates of
-/// the stages in `rates`.
-fn arrival(from: Arrival, rates: &[f64], g: usize) -> f64 {
+/// The arrival rate of stage `g` from where it comes, given the rate of
+/// the stage before it (`upstream`, unread unless it comes from there).
+fn arrival(from: Arrival, upstream: impl FnOnce() -> f64) -> f64 {
     match from {
         Arrival::Done => 0.0,
         Arrival::At(a) => a,
-        Arrival::Upstream => rates[g - 1],
+        Arrival::Upstream => upstream(),
     }
 }
 
@@ -131,36 +144,42 @@ impl FlowNet {
     /// to date); `scratch.kept` says whose stayed as they were.
     pub(super) fn set_rates<F: AsMut<Flow>>(&mut self, flows: &mut [F]) {
         let s = &mut self.scratch;
-        s.clear();
+        s.first.clear();
+        s.cells.clear();
+        s.entries.clear();
+        s.links.clear();
+        for (i, &l) in self.comp_links.iter().enumerate() {
+            s.local[l as usize] = i as u32;
+            s.links.push(LinkCell {
+                cap: self.cap[l as usize],
+                ..LinkCell::default()
+            });
+        }
         for &x in &self.comp_flows {
             s.add(flows[x as usize].as_mut());
         }
-        let n = s.rate.len();
-        s.next.resize(n, 0.0);
-        s.arrive.resize(n, 0.0);
-        for g in 0..n {
-            s.arrive[g] = arrival(s.from[g], &s.rate, g);
+        let cells = &mut s.cells;
+        for g in 0..cells.len() {
+            cells[g].arrive = arrival(cells[g].from, || cells[g - 1].rate);
         }
         for _ in 0..MAX_PASSES {
-            for &l in &self.comp_links {
-                s.load[l as usize] = 0.0;
-                s.queued[l as usize] = 0.0;
+            for lc in s.links.iter_mut() {
+                (lc.load, lc.queued) = (0.0, 0.0);
             }
             for &(l, part, g) in &s.entries {
-                let (l, g) = (l as usize, g as usize);
-                s.load[l] += part * s.arrive[g];
-                if s.backlog[g] {
-                    s.queued[l] += part;
+                let c = &cells[g as usize];
+                let lc = &mut s.links[l as usize];
+                lc.load += part * c.arrive;
+                if c.backlog {
+                    lc.queued += part;
                 }
             }
-            for &l in &self.comp_links {
-                let l = l as usize;
-                let (cap, load) = (self.cap[l], s.load[l]);
+            for lc in s.links.iter_mut() {
                 // Reused: each link's scale, and the spare each queue gets.
-                (s.load[l], s.queued[l]) = if load > cap {
-                    (cap / load, 0.0)
-                } else if load < cap && s.queued[l] > 0.0 {
-                    (1.0, (cap - load) / s.queued[l])
+                (lc.load, lc.queued) = if lc.load > lc.cap {
+                    (lc.cap / lc.load, 0.0)
+                } else if lc.load < lc.cap && lc.queued > 0.0 {
+                    (1.0, (lc.cap - lc.load) / lc.queued)
                 } else {
                     (1.0, 0.0)
                 };
@@ -170,36 +189,38 @@ impl FlowNet {
             // passes in this very pass, so a change runs down a route in
             // one pass; the links' loads are the last pass's.
             let mut moved = false;
-            let mut at = usize::MAX;
+            let mut at = u32::MAX;
             for &(l, _, g) in &s.entries {
-                let (l, g) = (l as usize, g as usize);
                 if g != at {
                     at = g;
-                    let a = arrival(s.from[g], &s.next, g);
-                    moved |= (a - s.arrive[g]).abs() > s.arrive[g] * 1e-12;
-                    s.arrive[g] = a;
-                    s.next[g] = if s.from[g] == Arrival::Done {
+                    let g = g as usize;
+                    let a = arrival(cells[g].from, || cells[g - 1].next);
+                    let c = &mut cells[g];
+                    moved |= (a - c.arrive).abs() > c.arrive * 1e-12;
+                    c.arrive = a;
+                    c.next = if c.from == Arrival::Done {
                         0.0
                     } else {
                         f64::INFINITY
                     };
                 }
-                if s.from[g] == Arrival::Done {
+                let c = &mut cells[g as usize];
+                if c.from == Arrival::Done {
                     continue;
                 }
-                let mut served = s.arrive[g] * s.load[l];
-                if s.backlog[g] {
-                    served += s.queued[l];
+                let lc = &s.links[l as usize];
+                let mut served = c.arrive * lc.load;
+                if c.backlog {
+                    served += lc.queued;
                 }
-                if served < s.next[g] {
-                    s.next[g] = served;
+                if served < c.next {
+                    c.next = served;
                 }
             }
-            for g in 0..n {
+            for c in cells.iter_mut() {
                 // The rates follow from the loads and the arrivals: once
                 // no arrival moves, the next pass would give these again.
-                let v = s.next[g];
-                s.rate[g] = if v.is_finite() { v } else { 0.0 };
+                c.rate = if c.next.is_finite() { c.next } else { 0.0 };
             }
             if !moved {
                 break;
@@ -211,8 +232,8 @@ impl FlowNet {
             let at = s.first[i];
             let mut kept = true;
             for (k, st) in f.stages.iter_mut().enumerate() {
-                let g = at + k;
-                let (new, old) = (s.rate[g], s.old[g]);
+                let c = &s.cells[at + k];
+                let (new, old) = (c.rate, c.old);
                 if (new - old).abs() <= old * 1e-12 {
                     // Recomputed, a rate may differ in its last bits: keep
                     // it, and the event already pending.
@@ -221,8 +242,8 @@ impl FlowNet {
                     st.rate = new;
                     kept = false;
                 }
-                if s.from[g] == Arrival::Upstream {
-                    st.fill = s.arrive[g];
+                if c.from == Arrival::Upstream {
+                    st.fill = c.arrive;
                 }
             }
             s.kept.push(kept);

@@ -285,8 +285,35 @@ impl<T: Copy> Transfer<T> {
             out[end as usize] -= self.burst_bytes - last;
             return;
         }
-        for b in 0..self.n_bursts.min(LANE_SAMPLE) {
-            out[(self.lane(hop, b) % l) as usize] += self.burst_len(b);
+        // As `lane` and `burst_len` would give them, burst by burst, but
+        // stepping through the runs instead of dividing for every burst.
+        let n = self.n_bursts.min(LANE_SAMPLE);
+        let (first, rem) = if hop == 0 { self.src_at } else { self.dst_at };
+        let strided = (hop == 0) == self.src_strided;
+        let bb = self.burst_bytes;
+        let (pitch_q, pitch_r) = (self.runs.pitch / bb, self.runs.pitch % bb);
+        // The run's first burst: `(rem + run x pitch) / bb` as a quotient
+        // and remainder.
+        let (mut q, mut r) = (rem / bb, rem % bb);
+        let mut lane = first % l;
+        let mut b = 0;
+        while b < n {
+            if strided {
+                lane = (first + q) % l;
+            }
+            for j in 0..u64::from(self.per_run) {
+                if b == n {
+                    break;
+                }
+                let len = bb.min(self.runs.len.saturating_sub(j * bb)).max(1);
+                out[lane as usize] += len;
+                lane = if lane + 1 == l { 0 } else { lane + 1 };
+                b += 1;
+            }
+            (q, r) = (q + pitch_q, r + pitch_r);
+            if r >= bb {
+                (q, r) = (q + 1, r - bb);
+            }
         }
     }
 
@@ -433,6 +460,39 @@ mod tests {
             (0..4).map(|i| t.lane(1, i)).collect::<Vec<_>>(),
             [3, 4, 5, 6]
         );
+    }
+
+    #[test]
+    fn lane_counts_step_through_runs_as_each_burst_lands() {
+        let m = Machine::new(&Topology::default_topology());
+        let b = m.topo.hbm.burst_bytes;
+        let lanes = m.topo.hbm.num_pcs;
+        // Runs shorter, longer and not a whole number of bursts, pitches
+        // that do and do not divide the burst, from mid-burst; HBM at
+        // either end (the strided side is the source, else the destination).
+        let shapes = [
+            (b / 2, 3 * b / 2, 9),
+            (3 * b + 5, 7 * b + 3, 11),
+            (b, 5 * b, 13),
+        ];
+        for (len, pitch, count) in shapes {
+            for at in [0, b / 3, 5 * b + 7] {
+                for (src, dst) in [(hbm(at), tcm()), (tcm(), hbm(at))] {
+                    let runs = Runs::strided(len, pitch, count);
+                    let path = route(&m, src, dst);
+                    let t = Transfer::new(&m, path, src, dst, runs, 0, 0, ()).unwrap();
+                    let hop = t.route.hops.iter().position(|h| h.lanes > 1).unwrap();
+                    let mut fast = Vec::new();
+                    let last = t.burst_len(t.n_bursts - 1);
+                    t.bytes_per_lane(hop, lanes, last, &mut fast);
+                    let mut slow = vec![0u64; lanes as usize];
+                    for i in 0..t.n_bursts {
+                        slow[(t.lane(hop, i) % u64::from(lanes)) as usize] += t.burst_len(i);
+                    }
+                    assert_eq!(fast, slow, "runs {len}/{pitch}/{count} at {at}, hop {hop}");
+                }
+            }
+        }
     }
 
     #[test]
