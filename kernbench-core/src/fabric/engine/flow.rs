@@ -31,186 +31,30 @@
 //! an uncontended transfer takes the same time in both modes up to burst
 //! granularity.
 
-use std::collections::VecDeque;
-
 use crate::fabric::link::Link;
 use crate::fabric::units::Ps;
 
-/// Bytes below which a queue counts as empty and a stage as done (event
-/// times are whole picoseconds, so a stage may be a byte past its mark).
-pub(super) const SLACK: f64 = 1e-6;
-
-/// One link a flow crosses.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Share {
-    /// The link (one lane of a pseudo-channel group).
-    pub link: u32,
-    /// The part of the flow's rate it carries.
-    pub part: f64,
-    /// The stage (hop of the route, counted from 0 without gaps) it
-    /// belongs to; a link crossed twice belongs to the first crossing.
-    pub stage: u16,
-}
-
-/// One hop of a flow's route.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(super) struct Stage {
-    /// Bytes that have passed it, as of the flow's `since`.
-    pub passed: f64,
-    /// Bytes per ps it passes now.
-    pub rate: f64,
-    /// Bytes per ps it would pass alone: its links' bandwidth over the
-    /// flow's part of each.
-    pub speed: f64,
-    /// Bytes per ps its queue was filled at when it last had an arrival:
-    /// a first-come, first-served link keeps serving a queue's bytes in
-    /// the proportion they came in.
-    pub fill: f64,
-}
-
-/// Flow-mode state of one transfer (empty in burst mode).
-#[derive(Debug, Clone, Default)]
-pub(super) struct Flow {
-    /// Links crossed, in route order, each once.
-    pub res: Vec<Share>,
-    /// Per hop.
-    pub stages: Vec<Stage>,
-    /// Bytes of the flow.
-    pub total: f64,
-    /// When `stages` were last brought up to date.
-    pub since: Ps,
-    /// Generation of the pending event that is current.
-    pub gen: u32,
-    /// Whether it is on its links' lists now.
-    pub active: bool,
-    /// Posted sends along one route, oldest first, and the byte of the
-    /// flow each ends at; empty for a flow of one transfer. The holder of
-    /// the flow is the oldest not yet drained.
-    pub ends: VecDeque<(u32, f64)>,
-    /// Component search stamp.
-    mark: u32,
-}
-
-impl Flow {
-    /// A flow of `bytes` over `res` (in route order, stages from 0).
-    pub fn new(res: Vec<Share>, bytes: u64) -> Self {
-        let stages = res.last().map_or(0, |r| usize::from(r.stage) + 1);
-        Flow {
-            res,
-            stages: vec![Stage::default(); stages],
-            total: bytes as f64,
-            ..Flow::default()
-        }
-    }
-
-    /// Whether the flow has bytes to share links for (a one-burst transfer
-    /// is its last burst alone).
-    pub fn shares(&self) -> bool {
-        self.total > 0.0 && !self.stages.is_empty()
-    }
-
-    /// Whether its last stage has passed every byte.
-    pub fn drained(&self) -> bool {
-        self.stages.last().is_none_or(|s| s.passed >= self.total)
-    }
-
-    /// Bytes waiting in front of stage `k` (for the first, at the source).
-    pub fn queue(&self, k: usize) -> f64 {
-        let arrived = if k == 0 {
-            self.total
-        } else {
-            self.stages[k - 1].passed
-        };
-        arrived - self.stages[k].passed
-    }
-
-    /// Whether stage `k` has passed every byte.
-    pub fn done(&self, k: usize) -> bool {
-        self.stages[k].passed >= self.total
-    }
-
-    /// Brings the stages up to `now` at their rates; a stage never passes
-    /// more than has reached it, and what is within [`SLACK`] of a mark is
-    /// at it.
-    fn advance(&mut self, now: Ps) {
-        let dt = now.saturating_sub(self.since) as f64;
-        self.since = now;
-        let mut upstream = self.total;
-        for s in &mut self.stages {
-            s.passed += s.rate * dt;
-            if s.passed > upstream - SLACK {
-                s.passed = upstream;
-            }
-            upstream = s.passed;
-        }
-    }
-
-    /// Sources streaming into the first stage: the transfers of the flow
-    /// whose bytes have not all left (each takes its turn at the first
-    /// link, as separate sources do in burst mode).
-    pub fn sources(&self) -> usize {
-        let sent = self.stages.first().map_or(0.0, |s| s.passed);
-        let sending = self.ends.iter().filter(|&&(_, end)| end > sent + SLACK);
-        sending.count().max(1)
-    }
-
-    /// How long until its rates must change or a transfer of it drains: a
-    /// stage passes its last byte, a queue runs dry, a source has sent
-    /// its bytes or a transfer's last byte passes; `None` if never at
-    /// these rates.
-    fn next_change(&self) -> Option<f64> {
-        let mut t = f64::INFINITY;
-        if let (Some(first), Some(last)) = (self.stages.first(), self.stages.last()) {
-            let until = |stage: &Stage, mark: f64| {
-                (stage.rate > 0.0 && mark > stage.passed + SLACK)
-                    .then(|| (mark - stage.passed) / stage.rate)
-            };
-            let sent = self
-                .ends
-                .iter()
-                .find(|&&(_, end)| end > first.passed + SLACK);
-            if let Some(dt) = sent.and_then(|&(_, end)| until(first, end)) {
-                t = t.min(dt);
-            }
-            if let Some(dt) = self.ends.front().and_then(|&(_, end)| until(last, end)) {
-                t = t.min(dt);
-            }
-        }
-        for k in 0..self.stages.len() {
-            if self.done(k) {
-                continue;
-            }
-            let (q, r) = (self.queue(k), self.stages[k].rate);
-            if k == 0 || self.done(k - 1) {
-                if r > 0.0 {
-                    t = t.min(q / r);
-                }
-            } else {
-                let up = self.stages[k - 1].rate;
-                if q > 0.0 && r > up {
-                    t = t.min(q / (r - up));
-                }
-            }
-        }
-        t.is_finite().then_some(t)
-    }
-}
+use super::flow_rates::{set_rates, Scratch};
+use super::flow_state::{Flow, Stage, SLACK};
 
 /// Per-link shares of the active flows, and scratch space for recomputing
 /// rates.
 pub(super) struct FlowNet {
     /// Per link, bytes per ps.
-    pub(super) cap: Vec<f64>,
+    cap: Vec<f64>,
     /// Per link, the active flows crossing it and the part of their rate
     /// each puts on it.
     on_link: Vec<Vec<(u32, f64)>>,
     link_mark: Vec<u32>,
     stamp: u32,
-    pub(super) comp_links: Vec<u32>,
-    pub(super) comp_flows: Vec<u32>,
+    comp_links: Vec<u32>,
+    comp_flows: Vec<u32>,
     stack: Vec<u32>,
     /// Scratch of the rate computation (`flow_rates.rs`).
-    pub(super) scratch: super::flow_rates::Scratch,
+    scratch: Scratch,
+    /// Queued events of generations no longer current: the simulation
+    /// drops them, not its clock, once nothing else is left.
+    pub stale: usize,
 }
 
 /// What a flow's due event found.
@@ -240,7 +84,8 @@ impl FlowNet {
             comp_links: Vec::new(),
             comp_flows: Vec::new(),
             stack: Vec::new(),
-            scratch: super::flow_rates::Scratch::new(n),
+            scratch: Scratch::new(n),
+            stale: 0,
         }
     }
 
@@ -315,9 +160,13 @@ impl FlowNet {
     /// Moves the flow from transfer `from`, drained, to `to`, the next on
     /// its route, whose slot outlives it.
     fn hand_over<F: AsMut<Flow>>(&mut self, flows: &mut [F], from: u32, to: u32) {
-        let f = std::mem::take(flows[from as usize].as_mut());
+        let mut f = std::mem::take(flows[from as usize].as_mut());
         // Generations go on in both slots, so pending events stay stale.
         flows[from as usize].as_mut().gen = f.gen.wrapping_add(1);
+        if f.pending {
+            f.pending = false;
+            self.stale += 1;
+        }
         let gen = flows[to as usize].as_mut().gen;
         for r in &f.res {
             for e in &mut self.on_link[r.link as usize] {
@@ -345,9 +194,19 @@ impl FlowNet {
         now: Ps,
         out: &mut Vec<Finish>,
     ) -> bool {
-        let bytes = flows[xfer as usize].as_mut().total;
+        let joiner = flows[xfer as usize].as_mut();
+        let bytes = joiner.total;
+        // Only over the same links in the same shares: a send whose bursts
+        // land on other lanes goes as a flow of its own.
+        let res = std::mem::take(&mut joiner.res);
         let f = flows[holder as usize].as_mut();
-        if !f.active {
+        let same = f.res.len() == res.len()
+            && f.res.iter().zip(&res).all(|(a, b)| {
+                a.link == b.link && a.stage == b.stage && (a.part - b.part).abs() <= 1e-9
+            });
+        flows[xfer as usize].as_mut().res = res;
+        let f = flows[holder as usize].as_mut();
+        if !f.active || !same {
             return false;
         }
         f.advance(now);
@@ -375,8 +234,9 @@ impl FlowNet {
     ) {
         let f = flows[xfer as usize].as_mut();
         f.active = false;
-        f.gen = f.gen.wrapping_add(1);
         f.ends.clear();
+        supersede(&mut self.stale, f);
+        let f = flows[xfer as usize].as_mut();
         for s in &mut f.stages {
             (s.passed, s.rate) = (f.total, 0.0);
         }
@@ -408,13 +268,19 @@ impl FlowNet {
         for &x in &self.comp_flows {
             flows[x as usize].as_mut().advance(now);
         }
-        self.set_rates(flows);
+        set_rates(
+            &mut self.scratch,
+            &self.cap,
+            &self.comp_links,
+            &self.comp_flows,
+            flows,
+        );
         for (k, &x) in self.comp_flows.iter().enumerate() {
             if self.scratch.kept[k] && Some(x) != new {
                 continue;
             }
             let f = flows[x as usize].as_mut();
-            f.gen = f.gen.wrapping_add(1);
+            supersede(&mut self.stale, f);
             let at = match f.next_change() {
                 // Drained as it was brought up to date: it leaves now.
                 _ if f.drained() => now,
@@ -423,6 +289,7 @@ impl FlowNet {
                 // Starved until its component changes, which recomputes it.
                 None => continue,
             };
+            f.pending = true;
             out.push(Finish {
                 xfer: x,
                 gen: f.gen,
@@ -468,17 +335,12 @@ impl FlowNet {
     }
 }
 
-/// Each lane's share of the bytes in `lane_bytes` (lanes from
-/// `first_link` on), for the lanes that carry any, at stage `stage`.
-pub(super) fn lane_shares(lane_bytes: &[u64], first_link: u32, stage: u16, out: &mut Vec<Share>) {
-    let total: u64 = lane_bytes.iter().sum();
-    for (i, &b) in lane_bytes.iter().enumerate() {
-        if b > 0 {
-            out.push(Share {
-                link: first_link + i as u32,
-                part: b as f64 / total as f64,
-                stage,
-            });
-        }
+/// A new generation for `f`: the event queued for it, if any, is stale
+/// (counted in `stale`).
+fn supersede(stale: &mut usize, f: &mut Flow) {
+    f.gen = f.gen.wrapping_add(1);
+    if f.pending {
+        f.pending = false;
+        *stale += 1;
     }
 }

@@ -20,11 +20,12 @@
 //! would slow the SIP link before it too, where in burst mode its bytes
 //! wait at the port and catch up at the port's speed.
 
-use super::flow::{Flow, FlowNet};
+use super::flow_state::Flow;
 
 /// Passes at most. A pass carries a change down every route, so rates
 /// settle in a few unless flows feed back on one another through shared
-/// links, and every pass gives rates no link exceeds.
+/// links; rates that have not settled by then are scaled down to fit
+/// every link.
 const MAX_PASSES: usize = 64;
 
 /// Where a stage's arrivals come from, fixed for one recomputation.
@@ -139,114 +140,147 @@ fn arrival(from: Arrival, upstream: impl FnOnce() -> f64) -> f64 {
     }
 }
 
-impl FlowNet {
-    /// Sets the rates of every stage of the component's flows (brought up
-    /// to date); `scratch.kept` says whose stayed as they were.
-    pub(super) fn set_rates<F: AsMut<Flow>>(&mut self, flows: &mut [F]) {
-        let s = &mut self.scratch;
-        s.first.clear();
-        s.cells.clear();
-        s.entries.clear();
-        s.links.clear();
-        for (i, &l) in self.comp_links.iter().enumerate() {
-            s.local[l as usize] = i as u32;
-            s.links.push(LinkCell {
-                cap: self.cap[l as usize],
-                ..LinkCell::default()
-            });
+/// Sets the rates of every stage of `comp_flows` (brought up to date),
+/// the flows crossing `comp_links` (bandwidths in `cap`, bytes per ps);
+/// `scratch.kept` says whose rates stayed as they were.
+pub(super) fn set_rates<F: AsMut<Flow>>(
+    s: &mut Scratch,
+    cap: &[f64],
+    comp_links: &[u32],
+    comp_flows: &[u32],
+    flows: &mut [F],
+) {
+    s.first.clear();
+    s.cells.clear();
+    s.entries.clear();
+    s.links.clear();
+    for (i, &l) in comp_links.iter().enumerate() {
+        s.local[l as usize] = i as u32;
+        s.links.push(LinkCell {
+            cap: cap[l as usize],
+            ..LinkCell::default()
+        });
+    }
+    for &x in comp_flows {
+        s.add(flows[x as usize].as_mut());
+    }
+    let cells = &mut s.cells;
+    for g in 0..cells.len() {
+        cells[g].arrive = arrival(cells[g].from, || cells[g - 1].rate);
+    }
+    let mut settled = false;
+    for _ in 0..MAX_PASSES {
+        for lc in s.links.iter_mut() {
+            (lc.load, lc.queued) = (0.0, 0.0);
         }
-        for &x in &self.comp_flows {
-            s.add(flows[x as usize].as_mut());
-        }
-        let cells = &mut s.cells;
-        for g in 0..cells.len() {
-            cells[g].arrive = arrival(cells[g].from, || cells[g - 1].rate);
-        }
-        for _ in 0..MAX_PASSES {
-            for lc in s.links.iter_mut() {
-                (lc.load, lc.queued) = (0.0, 0.0);
+        for &(l, part, g) in &s.entries {
+            let c = &cells[g as usize];
+            let lc = &mut s.links[l as usize];
+            lc.load += part * c.arrive;
+            if c.backlog {
+                lc.queued += part;
             }
-            for &(l, part, g) in &s.entries {
-                let c = &cells[g as usize];
-                let lc = &mut s.links[l as usize];
-                lc.load += part * c.arrive;
-                if c.backlog {
-                    lc.queued += part;
-                }
-            }
-            for lc in s.links.iter_mut() {
-                // Reused: each link's scale, and the spare each queue gets.
-                (lc.load, lc.queued) = if lc.load > lc.cap {
-                    (lc.cap / lc.load, 0.0)
-                } else if lc.load < lc.cap && lc.queued > 0.0 {
-                    (1.0, (lc.cap - lc.load) / lc.queued)
+        }
+        for lc in s.links.iter_mut() {
+            // Reused: each link's scale, and the spare each queue gets.
+            (lc.load, lc.queued) = if lc.load > lc.cap {
+                (lc.cap / lc.load, 0.0)
+            } else if lc.load < lc.cap && lc.queued > 0.0 {
+                (1.0, (lc.cap - lc.load) / lc.queued)
+            } else {
+                (1.0, 0.0)
+            };
+        }
+        // Stage by stage in route order (a flow's stages, and its
+        // links, lie in order): a stage receives what the one before
+        // passes in this very pass, so a change runs down a route in
+        // one pass; the links' loads are the last pass's.
+        let mut moved = false;
+        let mut at = u32::MAX;
+        for &(l, _, g) in &s.entries {
+            if g != at {
+                at = g;
+                let g = g as usize;
+                let a = arrival(cells[g].from, || cells[g - 1].next);
+                let c = &mut cells[g];
+                moved |= (a - c.arrive).abs() > c.arrive * 1e-12;
+                c.arrive = a;
+                c.next = if c.from == Arrival::Done {
+                    0.0
                 } else {
-                    (1.0, 0.0)
+                    f64::INFINITY
                 };
             }
-            // Stage by stage in route order (a flow's stages, and its
-            // links, lie in order): a stage receives what the one before
-            // passes in this very pass, so a change runs down a route in
-            // one pass; the links' loads are the last pass's.
-            let mut moved = false;
-            let mut at = u32::MAX;
-            for &(l, _, g) in &s.entries {
-                if g != at {
-                    at = g;
-                    let g = g as usize;
-                    let a = arrival(cells[g].from, || cells[g - 1].next);
-                    let c = &mut cells[g];
-                    moved |= (a - c.arrive).abs() > c.arrive * 1e-12;
-                    c.arrive = a;
-                    c.next = if c.from == Arrival::Done {
-                        0.0
-                    } else {
-                        f64::INFINITY
-                    };
-                }
-                let c = &mut cells[g as usize];
-                if c.from == Arrival::Done {
-                    continue;
-                }
-                let lc = &s.links[l as usize];
-                let mut served = c.arrive * lc.load;
-                if c.backlog {
-                    served += lc.queued;
-                }
-                if served < c.next {
-                    c.next = served;
-                }
+            let c = &mut cells[g as usize];
+            if c.from == Arrival::Done {
+                continue;
             }
-            for c in cells.iter_mut() {
-                // The rates follow from the loads and the arrivals: once
-                // no arrival moves, the next pass would give these again.
-                c.rate = if c.next.is_finite() { c.next } else { 0.0 };
+            let lc = &s.links[l as usize];
+            let mut served = c.arrive * lc.load;
+            if c.backlog {
+                served += lc.queued;
             }
-            if !moved {
-                break;
+            if served < c.next {
+                c.next = served;
             }
         }
-        s.kept.clear();
-        for (i, &x) in self.comp_flows.iter().enumerate() {
-            let f = flows[x as usize].as_mut();
-            let at = s.first[i];
-            let mut kept = true;
-            for (k, st) in f.stages.iter_mut().enumerate() {
-                let c = &s.cells[at + k];
-                let (new, old) = (c.rate, c.old);
-                if (new - old).abs() <= old * 1e-12 {
-                    // Recomputed, a rate may differ in its last bits: keep
-                    // it, and the event already pending.
-                    st.rate = old;
-                } else {
-                    st.rate = new;
-                    kept = false;
-                }
-                if c.from == Arrival::Upstream {
-                    st.fill = c.arrive;
-                }
-            }
-            s.kept.push(kept);
+        for c in cells.iter_mut() {
+            // The rates follow from the loads and the arrivals: once
+            // no arrival moves, the next pass would give these again.
+            c.rate = if c.next.is_finite() { c.next } else { 0.0 };
         }
+        if !moved {
+            settled = true;
+            break;
+        }
+    }
+    if !settled {
+        fit_links(&s.entries, cells, &mut s.links);
+    }
+    s.kept.clear();
+    for (i, &x) in comp_flows.iter().enumerate() {
+        let f = flows[x as usize].as_mut();
+        let at = s.first[i];
+        let mut kept = true;
+        for (k, st) in f.stages.iter_mut().enumerate() {
+            let c = &s.cells[at + k];
+            let (new, old) = (c.rate, c.old);
+            if (new - old).abs() <= old * 1e-12 {
+                // Recomputed, a rate may differ in its last bits: keep
+                // it, and the event already pending.
+                st.rate = old;
+            } else {
+                st.rate = new;
+                kept = false;
+            }
+            if c.from == Arrival::Upstream {
+                st.fill = c.arrive;
+            }
+        }
+        s.kept.push(kept);
+    }
+}
+
+/// Scales stages down so that no link carries more than its bandwidth:
+/// each stage by the least ratio of bandwidth to use among its links.
+fn fit_links(entries: &[(u32, f64, u32)], cells: &mut [Cell], links: &mut [LinkCell]) {
+    for lc in links.iter_mut() {
+        lc.load = 0.0;
+    }
+    for &(l, part, g) in entries {
+        links[l as usize].load += part * cells[g as usize].rate;
+    }
+    for c in cells.iter_mut() {
+        c.next = 1.0;
+    }
+    for &(l, _, g) in entries {
+        let lc = &links[l as usize];
+        if lc.load > lc.cap {
+            let c = &mut cells[g as usize];
+            c.next = c.next.min(lc.cap / lc.load);
+        }
+    }
+    for c in cells.iter_mut() {
+        c.rate *= c.next;
     }
 }

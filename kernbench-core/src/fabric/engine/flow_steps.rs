@@ -68,12 +68,15 @@ impl<T: Copy> Sim<T> {
     /// it: transfers of it may have drained, its holder may have changed,
     /// and its rates change.
     pub(super) fn flow_end(&mut self, now: Ps, xfer: u32, gen: u32) {
-        if self.transfers[xfer as usize].flow.gen != gen {
-            return;
-        }
         let Some(net) = &mut self.flows else {
             return;
         };
+        let flow = &mut self.transfers[xfer as usize].flow;
+        if flow.gen != gen {
+            net.stale = net.stale.saturating_sub(1);
+            return;
+        }
+        flow.pending = false;
         let mut done = std::mem::take(&mut self.drained_now);
         let change = net.changed(
             &mut self.transfers,

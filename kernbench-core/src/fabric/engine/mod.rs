@@ -13,14 +13,16 @@
 //!
 //! In flow mode (`sim.network: flow`, [`Network::Flow`]) a transfer is one
 //! flow instead, stage by stage along its route, queued and served as
-//! burst mode's links would serve its bursts (`flow.rs`, `flow_rates.rs`,
-//! `flow_steps.rs`); fixed costs are charged as in burst mode.
+//! burst mode's links would serve its bursts (`flow.rs`, `flow_state.rs`,
+//! `flow_rates.rs`, `flow_steps.rs`); fixed costs are charged as in burst
+//! mode.
 //!
 //! Routes are computed once per pair of places and shared (`routes.rs`).
 
 mod burst;
 mod flow;
 mod flow_rates;
+mod flow_state;
 mod flow_steps;
 mod queue;
 mod routes;
@@ -114,7 +116,8 @@ pub struct Sim<T = ()> {
     /// Scratch: the transfers of a flow that drained at one change.
     drained_now: Vec<u32>,
     routes: RouteCache,
-    /// Flow mode: per route, the last posted send not yet drained.
+    /// Flow mode: per route, the transfer holding the flow that the
+    /// route's next posted send joins.
     posted_last: HashMap<usize, u32, FnvBuild>,
     /// Scratch: a flow's bytes per HBM lane.
     lane_bytes: Vec<u64>,
@@ -343,6 +346,10 @@ impl<T: Copy> Sim<T> {
         self.queue.clear();
         if let Some(f) = &mut self.flows {
             f.clear();
+            f.stale = 0;
+            for t in &mut self.transfers {
+                t.flow.pending = false;
+            }
         }
         self.posted_last.clear();
         if !self.keep {
@@ -354,7 +361,19 @@ impl<T: Copy> Sim<T> {
     /// Processes events up to and including the next one the driving model
     /// must see; `None` when no event remains.
     pub fn next_notice(&mut self) -> Option<(Ps, Notice<T>)> {
-        while let Some((now, ev)) = self.queue.pop() {
+        loop {
+            // Only superseded flow events left: they are dropped, and time
+            // stays at the last event that did something.
+            if let Some(net) = &mut self.flows {
+                if net.stale > 0 && net.stale >= self.queue.len() {
+                    self.queue.clear();
+                    net.stale = 0;
+                    return None;
+                }
+            }
+            let Some((now, ev)) = self.queue.pop() else {
+                break;
+            };
             self.events += 1;
             if let Some(n) = self.step(now, ev) {
                 return Some((now, n));

@@ -72,8 +72,8 @@ pub enum Network {
     /// Every transfer is one flow; an overloaded link serves the flows
     /// arriving at it in proportion to how fast they come and queues the
     /// rest, as burst mode's first-come, first-served links do, recomputed
-    /// when a flow starts, ends or a queue runs dry. Per-hop overheads and
-    /// propagation as in burst mode.
+    /// when a flow starts or ends, a stage passes its last byte or a queue
+    /// runs dry. Per-hop overheads and propagation as in burst mode.
     Flow,
 }
 
