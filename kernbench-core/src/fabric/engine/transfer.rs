@@ -292,14 +292,16 @@ impl<T: Copy> Transfer<T> {
         let strided = (hop == 0) == self.src_strided;
         let bb = self.burst_bytes;
         let (pitch_q, pitch_r) = (self.runs.pitch / bb, self.runs.pitch % bb);
-        // The run's first burst: `(rem + run x pitch) / bb` as a quotient
-        // and remainder.
-        let (mut q, mut r) = (rem / bb, rem % bb);
+        // The run's first burst is `(rem + run x pitch) / bb` bursts in:
+        // kept as the lane it lands on and the bytes past a burst edge.
+        let mut r = rem % bb;
+        let mut run_lane = (first + rem / bb) % l;
+        let step = pitch_q % l;
         let mut lane = first % l;
         let mut b = 0;
         while b < n {
             if strided {
-                lane = (first + q) % l;
+                lane = run_lane;
             }
             for j in 0..u64::from(self.per_run) {
                 if b == n {
@@ -310,9 +312,15 @@ impl<T: Copy> Transfer<T> {
                 lane = if lane + 1 == l { 0 } else { lane + 1 };
                 b += 1;
             }
-            (q, r) = (q + pitch_q, r + pitch_r);
+            r += pitch_r;
+            run_lane += step;
             if r >= bb {
-                (q, r) = (q + 1, r - bb);
+                r -= bb;
+                run_lane += 1;
+            }
+            // Below 2l: one subtraction wraps it.
+            if run_lane >= l {
+                run_lane -= l;
             }
         }
     }

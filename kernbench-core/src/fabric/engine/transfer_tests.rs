@@ -83,6 +83,8 @@ fn lane_counts_step_through_runs_as_each_burst_lands() {
         (b / 2, 3 * b / 2, 9),
         (3 * b + 5, 7 * b + 3, 11),
         (b, 5 * b, 13),
+        // A pitch of more bursts than there are lanes.
+        (b / 4, 21 * b + 9, 17),
     ];
     for (len, pitch, count) in shapes {
         for at in [0, b / 3, 5 * b + 7] {
