@@ -260,7 +260,7 @@ impl Params {
         let (spec, v) = self.lookup(name)?;
         v.parse::<usize>()
             .ok()
-            .filter(|&x| x >= min && spec.kind.accepts(v))
+            .filter(|&x| x >= min)
             .ok_or_else(|| bad(spec, v))
     }
 

@@ -112,9 +112,7 @@ impl FlowNet {
             s.speed = s.speed.min(self.cap[r.link as usize] / r.part);
             self.on_link[r.link as usize].push((xfer, r.part));
         }
-        self.stack.clear();
-        self.stack.extend(f.res.iter().map(|r| r.link));
-        self.recompute(flows, now, Some(xfer), out);
+        self.recompute_around(flows, xfer, now, out);
     }
 
     /// Flow `xfer`'s pending event is due at `now`. `done` receives the
@@ -150,10 +148,7 @@ impl FlowNet {
             }
             _ => xfer,
         };
-        let f = flows[holder as usize].as_mut();
-        self.stack.clear();
-        self.stack.extend(f.res.iter().map(|r| r.link));
-        self.recompute(flows, now, Some(holder), out);
+        self.recompute_around(flows, holder, now, out);
         Change::Running { holder }
     }
 
@@ -162,11 +157,8 @@ impl FlowNet {
     fn hand_over<F: AsMut<Flow>>(&mut self, flows: &mut [F], from: u32, to: u32) {
         let mut f = std::mem::take(flows[from as usize].as_mut());
         // Generations go on in both slots, so pending events stay stale.
-        flows[from as usize].as_mut().gen = f.gen.wrapping_add(1);
-        if f.pending {
-            f.pending = false;
-            self.stale += 1;
-        }
+        supersede(&mut self.stale, &mut f);
+        flows[from as usize].as_mut().gen = f.gen;
         let gen = flows[to as usize].as_mut().gen;
         for r in &f.res {
             for e in &mut self.on_link[r.link as usize] {
@@ -181,11 +173,9 @@ impl FlowNet {
     }
 
     /// Posted send `xfer` joins flow `holder` along the same route: its
-    /// bytes follow the flow's, first come, first served, over the flow's
-    /// links and lane shares (the same route; an IPCQ slot's lane shares
-    /// differ from the first message's only in which lanes a short
-    /// message's bursts land on). `false` if the flow has drained (then
-    /// `xfer` goes as a flow of its own).
+    /// bytes follow the flow's, first come, first served. `false` (then
+    /// `xfer` goes as a flow of its own) if the flow has drained, or if
+    /// `xfer`'s bursts land on other lanes than the flow's.
     pub fn append<F: AsMut<Flow>>(
         &mut self,
         flows: &mut [F],
@@ -218,9 +208,7 @@ impl FlowNet {
         }
         f.total += bytes;
         f.ends.push_back((xfer, f.total));
-        self.stack.clear();
-        self.stack.extend(f.res.iter().map(|r| r.link));
-        self.recompute(flows, now, Some(holder), out);
+        self.recompute_around(flows, holder, now, out);
         true
     }
 
@@ -236,7 +224,6 @@ impl FlowNet {
         f.active = false;
         f.ends.clear();
         supersede(&mut self.stale, f);
-        let f = flows[xfer as usize].as_mut();
         for s in &mut f.stages {
             (s.passed, s.rate) = (f.total, 0.0);
         }
@@ -253,6 +240,21 @@ impl FlowNet {
         for v in &mut self.on_link {
             v.clear();
         }
+    }
+
+    /// New rates for the component of flow `xfer`, which gets a new event
+    /// even if its rates stay.
+    fn recompute_around<F: AsMut<Flow>>(
+        &mut self,
+        flows: &mut [F],
+        xfer: u32,
+        now: Ps,
+        out: &mut Vec<Finish>,
+    ) {
+        self.stack.clear();
+        let res = &flows[xfer as usize].as_mut().res;
+        self.stack.extend(res.iter().map(|r| r.link));
+        self.recompute(flows, now, Some(xfer), out);
     }
 
     /// New rates for the component reachable from the links on the stack;

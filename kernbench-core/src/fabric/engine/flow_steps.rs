@@ -10,9 +10,9 @@ use super::{Event, Sim};
 impl<T: Copy> Sim<T> {
     /// Flow mode: the transfer's bytes enter the network. A posted send's
     /// source is free once its bytes are out at its first hop's speed, and
-    /// posted sends along one route are one flow, their bytes one after
-    /// another: downstream they queue in the order they were sent, as
-    /// their bursts do, rather than share.
+    /// posted sends along one route (in the same lane shares) are one
+    /// flow, their bytes one after another: downstream they queue in the
+    /// order they were sent, as their bursts do, rather than share.
     pub(super) fn inject_flow(&mut self, now: Ps, xfer: u32) {
         let t = &mut self.transfers[xfer as usize];
         // The first byte reaches each node after the hops' fixed delays.

@@ -10,9 +10,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use config::*;
-pub use validate::{
-    MAX_CLOCK_GHZ, MAX_COST_NS, MAX_GBS, MAX_MACHINE_UNITS, MIN_CLOCK_GHZ, MIN_GBS,
-};
+pub use validate::MAX_MACHINE_UNITS;
 
 /// The default topology, the one at the workspace root; tests and examples
 /// use it without touching the file system.

@@ -29,18 +29,18 @@ pub const MAX_MACHINE_UNITS: u64 = 1 << 20;
 /// beyond that is no hardware figure, and with the per-run command budget
 /// it keeps every sum of costs far inside the picosecond clock (2^64 ps is
 /// 213 days).
-pub const MAX_COST_NS: f64 = 1e6;
+const MAX_COST_NS: f64 = 1e6;
 
 /// Slowest and fastest bandwidth (GB/s) a link, port or pseudo-channel may
 /// have. Bandwidths are held as whole bytes per microsecond, so 0.001 GB/s
 /// is the resolution; 10^6 GB/s (1 PB/s) is far past any link.
-pub const MIN_GBS: f64 = 0.001;
-pub const MAX_GBS: f64 = 1e6;
+const MIN_GBS: f64 = 0.001;
+const MAX_GBS: f64 = 1e6;
 
 /// Slowest and fastest MAC-array clock, GHz: a cycle between 100 ns and
 /// 1 ps, so a GEMM's cycles in picoseconds stay inside the clock.
-pub const MIN_CLOCK_GHZ: f64 = 0.01;
-pub const MAX_CLOCK_GHZ: f64 = 1000.0;
+const MIN_CLOCK_GHZ: f64 = 0.01;
+const MAX_CLOCK_GHZ: f64 = 1000.0;
 
 /// Longest wire (mm) and slowest propagation (ns per mm): ten metres, and
 /// a thousand times slower than light in copper; their product stays a
@@ -187,7 +187,7 @@ impl Topology {
         c.count(
             "pe_tcm.kernel_scratch_mb",
             self.pe_tcm.kernel_scratch_mb,
-            1 << 16,
+            MAX_MEMORY_MB,
         );
         c.count("pe_tcm.size_mb", self.pe_tcm.size_mb, MAX_MEMORY_MB);
         if c.0.is_ok() && self.pe_tcm.size_mb < self.pe_tcm.kernel_scratch_mb {
