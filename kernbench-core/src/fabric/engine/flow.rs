@@ -22,9 +22,8 @@
 //! Rates change when a flow starts or ends, when a stage has passed all
 //! of the flow's bytes, and when a queue runs dry, and only for the flows
 //! connected to it through shared links (its component), so the cost
-//! follows flows, not bytes. A flow has one pending event, its next
-//! change; when rates change, a new event with a new generation supersedes
-//! the old one, which is ignored.
+//! follows flows, not bytes. A flow has one due time, its next change,
+//! moved in place when rates change (`due.rs`).
 //!
 //! Fixed costs are burst mode's: the setup before the flow starts, and
 //! each hop's overhead and propagation after its last byte has drained, so
@@ -34,6 +33,7 @@
 use crate::fabric::link::Link;
 use crate::fabric::units::Ps;
 
+use super::due::DueSet;
 use super::flow_rates::{set_rates, Scratch};
 use super::flow_state::{Flow, Stage, SLACK};
 
@@ -52,9 +52,8 @@ pub(super) struct FlowNet {
     stack: Vec<u32>,
     /// Scratch of the rate computation (`flow_rates.rs`).
     scratch: Scratch,
-    /// Queued events of generations no longer current: the simulation
-    /// drops them, not its clock, once nothing else is left.
-    pub stale: usize,
+    /// Per flow, when its next change is due.
+    pub due: DueSet,
 }
 
 /// What a flow's due event found.
@@ -65,10 +64,10 @@ pub(super) enum Change {
     Running { holder: u32 },
 }
 
-/// A flow whose next change moved: it is due at `at` (generation `gen`).
+/// A flow whose next change moved: it is due at `at` (the simulation
+/// sets it in [`FlowNet::due`] with its place among equal times).
 pub(super) struct Finish {
     pub xfer: u32,
-    pub gen: u32,
     pub at: Ps,
 }
 
@@ -85,7 +84,7 @@ impl FlowNet {
             comp_flows: Vec::new(),
             stack: Vec::new(),
             scratch: Scratch::new(n),
-            stale: 0,
+            due: DueSet::default(),
         }
     }
 
@@ -115,7 +114,7 @@ impl FlowNet {
         self.recompute_around(flows, xfer, now, out);
     }
 
-    /// Flow `xfer`'s pending event is due at `now`. `done` receives the
+    /// Flow `xfer`'s next change is due at `now` (taken off `due`). `done` receives the
     /// transfers of the flow whose bytes have all passed, oldest first.
     /// Unless the whole flow has drained, its rates (and its component's)
     /// are recomputed; if its holder drained, the flow moves to the next
@@ -153,13 +152,10 @@ impl FlowNet {
     }
 
     /// Moves the flow from transfer `from`, drained, to `to`, the next on
-    /// its route, whose slot outlives it.
+    /// its route, whose slot outlives it (`from`'s change was due, so
+    /// neither is in `due`).
     fn hand_over<F: AsMut<Flow>>(&mut self, flows: &mut [F], from: u32, to: u32) {
-        let mut f = std::mem::take(flows[from as usize].as_mut());
-        // Generations go on in both slots, so pending events stay stale.
-        supersede(&mut self.stale, &mut f);
-        flows[from as usize].as_mut().gen = f.gen;
-        let gen = flows[to as usize].as_mut().gen;
+        let f = std::mem::take(flows[from as usize].as_mut());
         for r in &f.res {
             for e in &mut self.on_link[r.link as usize] {
                 if e.0 == from {
@@ -167,9 +163,7 @@ impl FlowNet {
                 }
             }
         }
-        let g = flows[to as usize].as_mut();
-        *g = f;
-        g.gen = gen;
+        *flows[to as usize].as_mut() = f;
     }
 
     /// Posted send `xfer` joins flow `holder` along the same route: its
@@ -223,7 +217,7 @@ impl FlowNet {
         let f = flows[xfer as usize].as_mut();
         f.active = false;
         f.ends.clear();
-        supersede(&mut self.stale, f);
+        self.due.remove(xfer);
         for s in &mut f.stages {
             (s.passed, s.rate) = (f.total, 0.0);
         }
@@ -240,6 +234,7 @@ impl FlowNet {
         for v in &mut self.on_link {
             v.clear();
         }
+        self.due.clear();
     }
 
     /// New rates for the component of flow `xfer`, which gets a new event
@@ -282,21 +277,18 @@ impl FlowNet {
                 continue;
             }
             let f = flows[x as usize].as_mut();
-            supersede(&mut self.stale, f);
             let at = match f.next_change() {
                 // Drained as it was brought up to date: it leaves now.
                 _ if f.drained() => now,
                 // At least a picosecond on, so every event moves time.
                 Some(t) => now.saturating_add((t.ceil() as Ps).max(1)),
                 // Starved until its component changes, which recomputes it.
-                None => continue,
+                None => {
+                    self.due.remove(x);
+                    continue;
+                }
             };
-            f.pending = true;
-            out.push(Finish {
-                xfer: x,
-                gen: f.gen,
-                at,
-            });
+            out.push(Finish { xfer: x, at });
         }
     }
 
@@ -334,15 +326,5 @@ impl FlowNet {
                 }
             }
         }
-    }
-}
-
-/// A new generation for `f`: the event queued for it, if any, is stale
-/// (counted in `stale`).
-fn supersede(stale: &mut usize, f: &mut Flow) {
-    f.gen = f.gen.wrapping_add(1);
-    if f.pending {
-        f.pending = false;
-        *stale += 1;
     }
 }

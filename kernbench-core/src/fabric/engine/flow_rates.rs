@@ -247,7 +247,7 @@ pub(super) fn set_rates<F: AsMut<Flow>>(
             let (new, old) = (c.rate, c.old);
             if (new - old).abs() <= old * 1e-12 {
                 // Recomputed, a rate may differ in its last bits: keep
-                // it, and the event already pending.
+                // it, and the change already due.
                 st.rate = old;
             } else {
                 st.rate = new;

@@ -49,10 +49,6 @@ pub(super) struct Flow {
     pub total: f64,
     /// When `stages` were last brought up to date.
     pub since: Ps,
-    /// Generation of the pending event that is current.
-    pub gen: u32,
-    /// Whether an event of the current generation is queued.
-    pub pending: bool,
     /// Whether it is on its links' lists now.
     pub active: bool,
     /// Posted sends along one route, oldest first, and the byte of the

@@ -54,29 +54,36 @@ impl<T: Copy> Sim<T> {
         }
     }
 
+    /// Sets the flows whose next change moved, each ordered among
+    /// equal-time events as if it were pushed now.
     fn push_finishes(&mut self) {
-        for f in self.finishes.drain(..) {
-            let ev = Event::FlowEnd {
-                xfer: f.xfer,
-                gen: f.gen,
-            };
-            self.queue.push(f.at, ev);
-        }
-    }
-
-    /// A flow's next change is due, unless a later rate change superseded
-    /// it: transfers of it may have drained, its holder may have changed,
-    /// and its rates change.
-    pub(super) fn flow_end(&mut self, now: Ps, xfer: u32, gen: u32) {
         let Some(net) = &mut self.flows else {
             return;
         };
-        let flow = &mut self.transfers[xfer as usize].flow;
-        if flow.gen != gen {
-            net.stale = net.stale.saturating_sub(1);
-            return;
+        for f in self.finishes.drain(..) {
+            net.due.set(f.xfer, f.at, self.queue.stamp());
         }
-        flow.pending = false;
+    }
+
+    /// The earliest event, from the queue or flow mode's due changes.
+    pub(super) fn next_event(&mut self) -> Option<(Ps, Event<T>)> {
+        if let Some(net) = &mut self.flows {
+            if let Some((at, seq, xfer)) = net.due.peek() {
+                if self.queue.comes_after(at, seq) {
+                    net.due.pop();
+                    return Some((at, Event::FlowChange { xfer }));
+                }
+            }
+        }
+        self.queue.pop()
+    }
+
+    /// A flow's next change is due: transfers of it may have drained, its
+    /// holder may have changed, and its rates change.
+    pub(super) fn flow_change(&mut self, now: Ps, xfer: u32) {
+        let Some(net) = &mut self.flows else {
+            return;
+        };
         let mut done = std::mem::take(&mut self.drained_now);
         let change = net.changed(
             &mut self.transfers,

@@ -20,6 +20,7 @@
 //! Routes are computed once per pair of places and shared (`routes.rs`).
 
 mod burst;
+mod due;
 mod flow;
 mod flow_rates;
 mod flow_state;
@@ -58,8 +59,9 @@ enum Event<T> {
     },
     /// The last byte of a transfer has arrived.
     Done { xfer: u32 },
-    /// A flow has drained, unless a later generation superseded this event.
-    FlowEnd { xfer: u32, gen: u32 },
+    /// A flow's next change is due (never queued: flow mode keeps one due
+    /// time per flow beside the queue, `due.rs`).
+    FlowChange { xfer: u32 },
     /// A timer set by the model driving the simulation.
     Timer { token: T },
 }
@@ -100,6 +102,8 @@ impl<T: Copy> Notice<T> {
 pub struct Sim<T = ()> {
     machine: Arc<Machine>,
     queue: EventQueue<Event<T>>,
+    /// Time of the last event processed.
+    clock: Ps,
     /// Per link, the time it finishes serializing what it has accepted.
     link_free: Vec<Ps>,
     /// Per link, the time to serialize a full burst (most bursts are).
@@ -178,6 +182,7 @@ impl<T: Copy> Sim<T> {
             lane_bytes: Vec::new(),
             machine,
             queue: EventQueue::new(),
+            clock: 0,
             link_free: vec![0; links],
             full_burst_ps,
             burst,
@@ -195,7 +200,7 @@ impl<T: Copy> Sim<T> {
 
     /// Current simulated time.
     pub fn now(&self) -> Ps {
-        self.queue.now()
+        self.clock
     }
 
     /// Events processed so far.
@@ -274,7 +279,8 @@ impl<T: Copy> Sim<T> {
 
     /// Sets a timer: [`Self::next_notice`] returns `Notice::Timer { token }` at `at`.
     pub fn schedule(&mut self, at: Ps, token: T) {
-        self.queue.push(at, Event::Timer { token });
+        // Never into the past (the queue's own clock may lag a flow change).
+        self.queue.push(at.max(self.clock), Event::Timer { token });
     }
 
     /// Starts a read: `requester` sends a request packet of
@@ -304,7 +310,8 @@ impl<T: Copy> Sim<T> {
         let at = t.start + t.setup_ps;
         let id = self.insert(t);
         self.transfers[id as usize].head = id;
-        self.queue.push(at, Event::Inject { xfer: id });
+        self.queue
+            .push(at.max(self.clock), Event::Inject { xfer: id });
         TransferId(id)
     }
 
@@ -312,10 +319,6 @@ impl<T: Copy> Sim<T> {
     fn insert(&mut self, t: Transfer<T>) -> u32 {
         match self.free.pop() {
             Some(i) => {
-                // Finish events of the slot's last flow may still be
-                // queued: its generations carry on, so they stay stale.
-                let mut t = t;
-                t.flow.gen = self.transfers[i as usize].flow.gen;
                 self.transfers[i as usize] = t;
                 i
             }
@@ -336,7 +339,7 @@ impl<T: Copy> Sim<T> {
     /// Runs until no event remains; returns the time of the last event.
     pub fn run(&mut self) -> Ps {
         while self.next_notice().is_some() {}
-        self.queue.now()
+        self.clock
     }
 
     /// Abandons everything in flight (after a failed launch): pending events
@@ -346,10 +349,6 @@ impl<T: Copy> Sim<T> {
         self.queue.clear();
         if let Some(f) = &mut self.flows {
             f.clear();
-            f.stale = 0;
-            for t in &mut self.transfers {
-                t.flow.pending = false;
-            }
         }
         self.posted_last.clear();
         if !self.keep {
@@ -361,19 +360,8 @@ impl<T: Copy> Sim<T> {
     /// Processes events up to and including the next one the driving model
     /// must see; `None` when no event remains.
     pub fn next_notice(&mut self) -> Option<(Ps, Notice<T>)> {
-        loop {
-            // Only superseded flow events left: they are dropped, and time
-            // stays at the last event that did something.
-            if let Some(net) = &mut self.flows {
-                if net.stale > 0 && net.stale >= self.queue.len() {
-                    self.queue.clear();
-                    net.stale = 0;
-                    return None;
-                }
-            }
-            let Some((now, ev)) = self.queue.pop() else {
-                break;
-            };
+        while let Some((now, ev)) = self.next_event() {
+            self.clock = now;
             self.events += 1;
             if let Some(n) = self.step(now, ev) {
                 return Some((now, n));
@@ -392,7 +380,7 @@ impl<T: Copy> Sim<T> {
                 tail,
             } => self.hop(now, xfer, burst, hop, tail),
             Event::Done { xfer } => return self.done(now, xfer),
-            Event::FlowEnd { xfer, gen } => self.flow_end(now, xfer, gen),
+            Event::FlowChange { xfer } => self.flow_change(now, xfer),
             Event::Timer { token } => return Some(Notice::Timer { token }),
         }
         None

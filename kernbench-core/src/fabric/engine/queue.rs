@@ -29,6 +29,10 @@ pub struct EventQueue<T> {
     buckets: Vec<Vec<Entry<T>>>,
     /// Bit `i` set when `buckets[i]` is non-empty.
     occupied: u64,
+    /// `mins[i]`: the earliest time in `buckets[i]` (the lowest non-empty
+    /// bucket holds the earliest pending event), so the earliest time is
+    /// known without moving the clock to it.
+    mins: [Ps; 64],
     last: Ps,
     seq: u64,
     len: usize,
@@ -47,6 +51,7 @@ impl<T> EventQueue<T> {
             now: VecDeque::new(),
             buckets: (0..64).map(|_| Vec::new()).collect(),
             occupied: 0,
+            mins: [Ps::MAX; 64],
             last: 0,
             seq: 0,
             len: 0,
@@ -90,6 +95,7 @@ impl<T> EventQueue<T> {
             self.now.push_back(e);
         } else {
             let b = 63 - diff.leading_zeros() as usize;
+            self.mins[b] = self.mins[b].min(e.time);
             self.buckets[b].push(e);
             self.occupied |= 1 << b;
         }
@@ -102,7 +108,37 @@ impl<T> EventQueue<T> {
             b.clear();
         }
         self.occupied = 0;
+        self.mins = [Ps::MAX; 64];
         self.len = 0;
+    }
+
+    /// Takes the next sequence number for an item kept outside the queue
+    /// (flow mode's due changes), which then orders among equal-time
+    /// events as if it had been pushed now.
+    pub fn stamp(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq - 1
+    }
+
+    /// Whether every pending event comes after an item at `time` with
+    /// sequence number `seq` (from [`Self::stamp`]). Time moves only if an
+    /// event is pending at `time` itself.
+    pub fn comes_after(&mut self, time: Ps, seq: u64) -> bool {
+        let first = if !self.now.is_empty() {
+            self.last
+        } else if self.occupied != 0 {
+            self.mins[self.occupied.trailing_zeros() as usize]
+        } else {
+            return true;
+        };
+        if first != time {
+            return first > time;
+        }
+        // Equal times: sequence numbers decide, once those events are due.
+        if self.now.is_empty() {
+            self.advance();
+        }
+        self.now.front().is_none_or(|e| e.seq > seq)
     }
 
     /// Removes and returns the earliest event and its time.
@@ -129,7 +165,7 @@ impl<T> EventQueue<T> {
         let b = self.occupied.trailing_zeros() as usize;
         let mut bucket = std::mem::take(&mut self.buckets[b]);
         self.occupied &= !(1 << b);
-        self.last = bucket.iter().map(|e| e.time).min().unwrap_or(self.last);
+        self.last = std::mem::replace(&mut self.mins[b], Ps::MAX);
         for e in bucket.drain(..) {
             self.place(e);
         }
@@ -160,6 +196,26 @@ mod tests {
             got.push(x);
         }
         assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn an_outside_item_orders_by_time_then_its_stamp() {
+        let mut q = EventQueue::new();
+        let before = q.stamp();
+        q.push(10, 'a');
+        let after = q.stamp();
+        q.push(20, 'b');
+        assert!(q.comes_after(9, after));
+        assert!(!q.comes_after(11, before));
+        assert_eq!(q.now(), 0, "asking about other times moves no clock");
+        assert!(q.comes_after(10, before), "stamped before 'a': first");
+        assert!(!q.comes_after(10, after), "stamped after 'a': second");
+        assert_eq!(q.pop(), Some((10, 'a')));
+        assert!(q.comes_after(20, after), "stamped before 'b' was pushed");
+        let last = q.stamp();
+        assert!(!q.comes_after(20, last));
+        assert_eq!(q.pop(), Some((20, 'b')));
+        assert!(q.comes_after(0, last), "nothing is pending");
     }
 
     #[test]
