@@ -208,7 +208,9 @@ impl<T: Copy> Sim<T> {
         self.events
     }
 
-    /// A transfer, made a flow in flow mode.
+    /// A transfer, made a flow in flow mode; a posted one returns
+    /// `on_injected` when its bytes have left.
+    #[allow(clippy::too_many_arguments)]
     fn transfer(
         &mut self,
         src: Endpoint,
@@ -217,10 +219,14 @@ impl<T: Copy> Sim<T> {
         setup_ps: Ps,
         at: Ps,
         token: T,
+        on_injected: Option<T>,
     ) -> Result<Transfer<T>, TransferError> {
         let route = self.routes.get(&self.machine, src, dst)?;
         let mut t = Transfer::new(&self.machine, route, src, dst, runs, setup_ps, at, token)?;
-        if self.flows.is_some() {
+        t.on_injected = on_injected;
+        // A lone burst goes through the burst model; only a posted one
+        // needs its lane shares, to join a flow along its route.
+        if self.flows.is_some() && (t.n_bursts > 1 || on_injected.is_some()) {
             t.as_flow(&mut self.lane_bytes);
         }
         Ok(t)
@@ -272,8 +278,7 @@ impl<T: Copy> Sim<T> {
         token: T,
         on_injected: Option<T>,
     ) -> Result<TransferId, TransferError> {
-        let mut t = self.transfer(src, dst, runs, setup_ps, at, token)?;
-        t.on_injected = on_injected;
+        let t = self.transfer(src, dst, runs, setup_ps, at, token, on_injected)?;
         Ok(self.launch(t))
     }
 
@@ -297,8 +302,8 @@ impl<T: Copy> Sim<T> {
         token: T,
     ) -> Result<TransferId, TransferError> {
         let req_bytes = Runs::contiguous(self.machine.topo.host.read_request_bytes);
-        let data = self.transfer(target, requester, bytes.into(), 0, at, token)?;
-        let mut req = self.transfer(requester, target, req_bytes, setup_ps, at, token)?;
+        let data = self.transfer(target, requester, bytes.into(), 0, at, token, None)?;
+        let mut req = self.transfer(requester, target, req_bytes, setup_ps, at, token, None)?;
         let data_id = self.insert(data);
         req.then = Some(data_id);
         let req_id = self.launch(req);

@@ -286,8 +286,37 @@ impl<T: Copy> Transfer<T> {
             return;
         }
         // As `lane` and `burst_len` would give them, burst by burst, but
-        // stepping through the runs instead of dividing for every burst.
-        let n = self.n_bursts.min(LANE_SAMPLE);
+        // stepping through the runs instead of dividing for every burst,
+        // and through one period of them only: the lanes runs start on
+        // repeat once their offsets have advanced by whole rounds of the
+        // lanes (`l x bb` bytes on the strided side, `l` bursts on the
+        // other), and every run is cut alike.
+        let n = u64::from(self.n_bursts.min(LANE_SAMPLE));
+        let per_run = u64::from(self.per_run);
+        let (whole, tail) = (n / per_run, n % per_run);
+        let strided = (hop == 0) == self.src_strided;
+        let round = if strided {
+            l.checked_mul(self.burst_bytes)
+                .map(|m| m / gcd(self.runs.pitch % m, m))
+        } else {
+            Some(l / gcd(per_run % l, l))
+        };
+        match round {
+            Some(p) if whole >= 2 * p => {
+                self.walk_runs(hop, l, p, 0, out);
+                let times = whole / p;
+                for b in out.iter_mut() {
+                    *b *= times;
+                }
+                self.walk_runs(hop, l, whole % p, tail, out);
+            }
+            _ => self.walk_runs(hop, l, whole, tail, out),
+        }
+    }
+
+    /// Adds to `out` the bytes per lane of the first `runs` runs at hop
+    /// `hop` and the first `tail` bursts of the run after them.
+    fn walk_runs(&self, hop: usize, l: u64, runs: u64, tail: u64, out: &mut [u64]) {
         let (first, rem) = if hop == 0 { self.src_at } else { self.dst_at };
         let strided = (hop == 0) == self.src_strided;
         let bb = self.burst_bytes;
@@ -298,19 +327,19 @@ impl<T: Copy> Transfer<T> {
         let mut run_lane = (first + rem / bb) % l;
         let step = pitch_q % l;
         let mut lane = first % l;
-        let mut b = 0;
-        while b < n {
+        for run in 0..=runs {
             if strided {
                 lane = run_lane;
             }
-            for j in 0..u64::from(self.per_run) {
-                if b == n {
-                    break;
-                }
+            let bursts = if run < runs {
+                u64::from(self.per_run)
+            } else {
+                tail
+            };
+            for j in 0..bursts {
                 let len = bb.min(self.runs.len.saturating_sub(j * bb)).max(1);
                 out[lane as usize] += len;
                 lane = if lane + 1 == l { 0 } else { lane + 1 };
-                b += 1;
             }
             r += pitch_r;
             run_lane += step;
@@ -353,6 +382,14 @@ impl<T: Copy> Transfer<T> {
         let (run, j) = (u64::from(b / self.per_run), u64::from(b % self.per_run));
         first + (rem + run * self.runs.pitch) / self.burst_bytes + j
     }
+}
+
+/// Greatest common divisor (`gcd(0, m)` is `m`).
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// A completed transfer: when it started and ended and when its bytes

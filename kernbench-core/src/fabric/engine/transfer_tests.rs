@@ -85,6 +85,14 @@ fn lane_counts_step_through_runs_as_each_burst_lands() {
         (b, 5 * b, 13),
         // A pitch of more bursts than there are lanes.
         (b / 4, 21 * b + 9, 17),
+        // Many runs: their lanes repeat every few runs (1, 4, 16, ...).
+        (b, 4 * b, 100),
+        (2 * b, 6 * b, 37),
+        (b / 2, 3 * b / 2, 200),
+        (3 * b, 8 * b, 41),
+        (b, u64::from(lanes) * b, 9),
+        // More bursts than the lane count samples, cut mid-run.
+        (3 * b, 5 * b, u64::from(LANE_SAMPLE) / 3 + 7),
     ];
     for (len, pitch, count) in shapes {
         for at in [0, b / 3, 5 * b + 7] {
@@ -97,7 +105,7 @@ fn lane_counts_step_through_runs_as_each_burst_lands() {
                 let last = t.burst_len(t.n_bursts - 1);
                 t.bytes_per_lane(hop, lanes, last, &mut fast);
                 let mut slow = vec![0u64; lanes as usize];
-                for i in 0..t.n_bursts {
+                for i in 0..t.n_bursts.min(LANE_SAMPLE) {
                     slow[(t.lane(hop, i) % u64::from(lanes)) as usize] += t.burst_len(i);
                 }
                 assert_eq!(fast, slow, "runs {len}/{pitch}/{count} at {at}, hop {hop}");
