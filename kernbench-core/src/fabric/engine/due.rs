@@ -73,6 +73,15 @@ impl DueSet {
         self.heap.first().map(|d| (d.at, d.seq, d.key))
     }
 
+    /// When key `key` is due, if it is.
+    #[cfg(test)]
+    pub fn at(&self, key: u32) -> Option<Ps> {
+        match *self.pos.get(key as usize)? {
+            ABSENT => None,
+            i => Some(self.heap[i as usize].at),
+        }
+    }
+
     /// Removes the earliest; its time and key.
     pub fn pop(&mut self) -> Option<(Ps, u32)> {
         let d = *self.heap.first()?;

@@ -34,7 +34,7 @@ use crate::fabric::link::Link;
 use crate::fabric::units::Ps;
 
 use super::due::DueSet;
-use super::flow_rates::{set_rates, Scratch};
+use super::flow_rates::{set_rates, LinkLoad, Scratch, TIGHT};
 use super::flow_state::{Flow, Stage, SLACK};
 
 /// Per-link shares of the active flows, and scratch space for recomputing
@@ -42,10 +42,12 @@ use super::flow_state::{Flow, Stage, SLACK};
 pub(super) struct FlowNet {
     /// Per link, bytes per ps.
     cap: Vec<f64>,
-    /// Per link, the active flows crossing it and the part of their rate
-    /// each puts on it.
-    on_link: Vec<Vec<(u32, f64)>>,
+    /// Per link, the active flows crossing it, and what they load it with.
+    on_link: Vec<Vec<u32>>,
+    loads: Vec<LinkLoad>,
+    /// Component search stamps, per link and per flow (transfer slot).
     link_mark: Vec<u32>,
+    flow_mark: Vec<u32>,
     stamp: u32,
     comp_links: Vec<u32>,
     comp_flows: Vec<u32>,
@@ -54,6 +56,9 @@ pub(super) struct FlowNet {
     scratch: Scratch,
     /// Per flow, when its next change is due.
     pub due: DueSet,
+    /// Flows started and ended without a recomputation.
+    #[cfg(test)]
+    shortcuts: (usize, usize),
 }
 
 /// What a flow's due event found.
@@ -78,17 +83,22 @@ impl FlowNet {
             // Bandwidth is exact in bytes per us.
             cap: links.iter().map(|l| l.bw.gbs() * 1e-3).collect(),
             on_link: vec![Vec::new(); n],
+            loads: vec![LinkLoad::default(); n],
             link_mark: vec![0; n],
+            flow_mark: Vec::new(),
             stamp: 0,
             comp_links: Vec::new(),
             comp_flows: Vec::new(),
             stack: Vec::new(),
             scratch: Scratch::new(n),
             due: DueSet::default(),
+            #[cfg(test)]
+            shortcuts: (0, 0),
         }
     }
 
-    /// Adds flow `xfer` at `now` and recomputes its component; `out`
+    /// Adds flow `xfer` at `now` and recomputes its component, unless it
+    /// fits beside the flows there without changing their rates; `out`
     /// receives every flow whose next change moved (the new one included).
     pub fn start<F: AsMut<Flow>>(
         &mut self,
@@ -109,13 +119,38 @@ impl FlowNet {
         for r in &f.res {
             let s = &mut f.stages[usize::from(r.stage)];
             s.speed = s.speed.min(self.cap[r.link as usize] / r.part);
-            self.on_link[r.link as usize].push((xfer, r.part));
+            self.on_link[r.link as usize].push(xfer);
         }
-        self.recompute_around(flows, xfer, now, out);
+        // Streaming at its first link's speed through links that take it
+        // with room to spare and serve every arrival whole, every stage
+        // passes that rate and nobody else's changes: the recomputation
+        // would find exactly this.
+        let rate = f.stages.first().map_or(0.0, |s| s.speed);
+        let fits = f.ends.is_empty()
+            && f.res.iter().all(|r| {
+                let l = &self.loads[r.link as usize];
+                !l.binding && l.load + r.part * rate <= self.cap[r.link as usize] * (1.0 + TIGHT)
+            });
+        if !fits {
+            self.recompute_around(flows, xfer, now, out);
+            return;
+        }
+        #[cfg(test)]
+        {
+            self.shortcuts.0 += 1;
+        }
+        for s in &mut f.stages {
+            (s.rate, s.fill) = (rate, rate);
+        }
+        for r in &f.res {
+            self.loads[r.link as usize].load += r.part * rate;
+        }
+        schedule(&mut self.due, f, xfer, now, out);
     }
 
-    /// Flow `xfer`'s next change is due at `now` (taken off `due`). `done` receives the
-    /// transfers of the flow whose bytes have all passed, oldest first.
+    /// Flow `xfer`'s next change is due at `now` (taken off `due`).
+    /// `done` receives the transfers of the flow whose bytes have all
+    /// passed, oldest first.
     /// Unless the whole flow has drained, its rates (and its component's)
     /// are recomputed; if its holder drained, the flow moves to the next
     /// transfer, which the answer names.
@@ -157,9 +192,9 @@ impl FlowNet {
     fn hand_over<F: AsMut<Flow>>(&mut self, flows: &mut [F], from: u32, to: u32) {
         let f = std::mem::take(flows[from as usize].as_mut());
         for r in &f.res {
-            for e in &mut self.on_link[r.link as usize] {
-                if e.0 == from {
-                    e.0 = to;
+            for x in &mut self.on_link[r.link as usize] {
+                if *x == from {
+                    *x = to;
                 }
             }
         }
@@ -206,7 +241,8 @@ impl FlowNet {
         true
     }
 
-    /// Removes flow `xfer`, drained at `now`, and recomputes what it shared.
+    /// Removes flow `xfer`, drained at `now`, and recomputes what it
+    /// shared, unless none of its links binds the others' rates.
     pub fn finish<F: AsMut<Flow>>(
         &mut self,
         flows: &mut [F],
@@ -218,15 +254,31 @@ impl FlowNet {
         f.active = false;
         f.ends.clear();
         self.due.remove(xfer);
+        let quiet = f.res.iter().all(|r| !self.loads[r.link as usize].binding);
+        self.stack.clear();
+        for r in &f.res {
+            let l = r.link as usize;
+            self.on_link[l].retain(|&x| x != xfer);
+            if !quiet {
+                self.stack.push(r.link);
+            } else if self.on_link[l].is_empty() {
+                self.loads[l] = LinkLoad::default();
+            } else {
+                // Each stage passed what reached it: that is its load.
+                self.loads[l].load -= r.part * f.stages[usize::from(r.stage)].rate;
+            }
+        }
         for s in &mut f.stages {
             (s.passed, s.rate) = (f.total, 0.0);
         }
-        self.stack.clear();
-        for r in &f.res {
-            self.on_link[r.link as usize].retain(|&(x, _)| x != xfer);
-            self.stack.push(r.link);
+        if !quiet {
+            self.recompute(flows, now, None, out);
+        } else {
+            #[cfg(test)]
+            {
+                self.shortcuts.1 += 1;
+            }
         }
-        self.recompute(flows, now, None, out);
     }
 
     /// Forgets every flow (after an aborted launch).
@@ -234,6 +286,7 @@ impl FlowNet {
         for v in &mut self.on_link {
             v.clear();
         }
+        self.loads.fill(LinkLoad::default());
         self.due.clear();
     }
 
@@ -262,33 +315,20 @@ impl FlowNet {
         out: &mut Vec<Finish>,
     ) {
         self.find_component(flows);
-        for &x in &self.comp_flows {
-            flows[x as usize].as_mut().advance(now);
-        }
         set_rates(
             &mut self.scratch,
             &self.cap,
             &self.comp_links,
             &self.comp_flows,
             flows,
+            now,
+            &mut self.loads,
         );
         for (k, &x) in self.comp_flows.iter().enumerate() {
             if self.scratch.kept[k] && Some(x) != new {
                 continue;
             }
-            let f = flows[x as usize].as_mut();
-            let at = match f.next_change() {
-                // Drained as it was brought up to date: it leaves now.
-                _ if f.drained() => now,
-                // At least a picosecond on, so every event moves time.
-                Some(t) => now.saturating_add((t.ceil() as Ps).max(1)),
-                // Starved until its component changes, which recomputes it.
-                None => {
-                    self.due.remove(x);
-                    continue;
-                }
-            };
-            out.push(Finish { xfer: x, at });
+            schedule(&mut self.due, flows[x as usize].as_mut(), x, now, out);
         }
     }
 
@@ -299,6 +339,9 @@ impl FlowNet {
         let stamp = self.stamp;
         self.comp_links.clear();
         self.comp_flows.clear();
+        if self.flow_mark.len() < flows.len() {
+            self.flow_mark.resize(flows.len(), 0);
+        }
         for i in 0..self.stack.len() {
             let l = self.stack[i];
             if self.link_mark[l as usize] != stamp {
@@ -311,14 +354,13 @@ impl FlowNet {
         while i < self.comp_links.len() {
             let l = self.comp_links[i] as usize;
             i += 1;
-            for &(x, _) in &self.on_link[l] {
-                let f = flows[x as usize].as_mut();
-                if f.mark == stamp {
+            for &x in &self.on_link[l] {
+                if self.flow_mark[x as usize] == stamp {
                     continue;
                 }
-                f.mark = stamp;
+                self.flow_mark[x as usize] = stamp;
                 self.comp_flows.push(x);
-                for r in &f.res {
+                for r in &flows[x as usize].as_mut().res {
                     if self.link_mark[r.link as usize] != stamp {
                         self.link_mark[r.link as usize] = stamp;
                         self.comp_links.push(r.link);
@@ -328,3 +370,23 @@ impl FlowNet {
         }
     }
 }
+
+/// Flow `x`'s next change at its new rates: due in `out`, or never.
+fn schedule(due: &mut DueSet, f: &Flow, x: u32, now: Ps, out: &mut Vec<Finish>) {
+    let at = match f.next_change() {
+        // Drained as it was brought up to date: it leaves now.
+        _ if f.drained() => now,
+        // At least a picosecond on, so every event moves time.
+        Some(t) => now.saturating_add((t.ceil() as Ps).max(1)),
+        // Starved until its component changes, which recomputes it.
+        None => {
+            due.remove(x);
+            return;
+        }
+    };
+    out.push(Finish { xfer: x, at });
+}
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;

@@ -20,6 +20,8 @@
 //! would slow the SIP link before it too, where in burst mode its bytes
 //! wait at the port and catch up at the port's speed.
 
+use crate::fabric::units::Ps;
+
 use super::flow_state::Flow;
 
 /// Passes at most. A pass carries a change down every route, so rates
@@ -62,6 +64,27 @@ struct LinkCell {
     /// The parts of the stages with a queue in front of it, then the spare
     /// bandwidth each gets.
     queued: f64,
+    /// What arrived in the last pass, and whether anything queued.
+    arrived: f64,
+    backlog: bool,
+}
+
+/// Relative slack below which a link counts as carrying its bandwidth,
+/// not more (recomputed rates are compared at the same precision).
+pub(super) const TIGHT: f64 = 1e-12;
+
+/// What a link carries as of its component's last recomputation, kept
+/// until the next one.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct LinkLoad {
+    /// Bytes per ps arriving at it.
+    pub load: f64,
+    /// Whether a flow joining or leaving it changes other flows' rates:
+    /// it is overloaded, bytes queue in front of it, or its component's
+    /// rates had to be scaled to fit. Through a link that is not, every
+    /// stage passes what reaches it, so a flow that fits alongside adds
+    /// only its own load, and one that leaves takes only its own away.
+    pub binding: bool,
 }
 
 /// Scratch space, kept between recomputations so they allocate nothing.
@@ -140,15 +163,18 @@ fn arrival(from: Arrival, upstream: impl FnOnce() -> f64) -> f64 {
     }
 }
 
-/// Sets the rates of every stage of `comp_flows` (brought up to date),
-/// the flows crossing `comp_links` (bandwidths in `cap`, bytes per ps);
-/// `scratch.kept` says whose rates stayed as they were.
+/// Sets the rates of every stage of `comp_flows`, the flows crossing
+/// `comp_links` (bandwidths in `cap`, bytes per ps), from `now` on (each
+/// flow is first brought up to it), and what each of the links carries
+/// in `links`; `scratch.kept` says whose rates stayed as they were.
 pub(super) fn set_rates<F: AsMut<Flow>>(
     s: &mut Scratch,
     cap: &[f64],
     comp_links: &[u32],
     comp_flows: &[u32],
     flows: &mut [F],
+    now: Ps,
+    links: &mut [LinkLoad],
 ) {
     s.first.clear();
     s.cells.clear();
@@ -162,7 +188,9 @@ pub(super) fn set_rates<F: AsMut<Flow>>(
         });
     }
     for &x in comp_flows {
-        s.add(flows[x as usize].as_mut());
+        let f = flows[x as usize].as_mut();
+        f.advance(now);
+        s.add(f);
     }
     let cells = &mut s.cells;
     for g in 0..cells.len() {
@@ -182,6 +210,7 @@ pub(super) fn set_rates<F: AsMut<Flow>>(
             }
         }
         for lc in s.links.iter_mut() {
+            (lc.arrived, lc.backlog) = (lc.load, lc.queued > 0.0);
             // Reused: each link's scale, and the spare each queue gets.
             (lc.load, lc.queued) = if lc.load > lc.cap {
                 (lc.cap / lc.load, 0.0)
@@ -236,6 +265,12 @@ pub(super) fn set_rates<F: AsMut<Flow>>(
     }
     if !settled {
         fit_links(&s.entries, cells, &mut s.links);
+    }
+    for (lc, &l) in s.links.iter().zip(comp_links) {
+        links[l as usize] = LinkLoad {
+            load: lc.arrived,
+            binding: !settled || lc.backlog || lc.arrived > lc.cap * (1.0 + TIGHT),
+        };
     }
     s.kept.clear();
     for (i, &x) in comp_flows.iter().enumerate() {

@@ -55,8 +55,6 @@ pub(super) struct Flow {
     /// flow each ends at; empty for a flow of one transfer. The holder of
     /// the flow is the oldest not yet drained.
     pub ends: VecDeque<(u32, f64)>,
-    /// Component search stamp.
-    pub(super) mark: u32,
 }
 
 impl Flow {
@@ -118,6 +116,9 @@ impl Flow {
     /// at the first link, as separate sources do in burst mode; a lone
     /// burst has none here).
     pub fn sources(&self) -> usize {
+        if self.ends.is_empty() {
+            return 1;
+        }
         let sent = self.stages.first().map_or(0.0, |s| s.passed);
         let mut before = 0.0;
         let mut n = 0;
