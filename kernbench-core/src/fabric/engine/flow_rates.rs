@@ -22,7 +22,7 @@
 
 use crate::fabric::units::Ps;
 
-use super::flow_state::Flow;
+use super::flow_state::{Flow, Share};
 
 /// Passes at most. A pass carries a change down every route, so rates
 /// settle in a few unless flows feed back on one another through shared
@@ -87,6 +87,26 @@ pub(super) struct LinkLoad {
     pub binding: bool,
 }
 
+/// Flows alike in a recomputation: the same links in the same parts,
+/// and stage by stage the same arrivals, queues and rates so far. Their
+/// rates come out alike, so they are computed once, the class weighing
+/// on each link as its flows together.
+#[derive(Debug, Clone, Copy)]
+struct Class {
+    /// The first flow's links, in `class_res`.
+    res: (usize, usize),
+    /// Its stages, in `cells`.
+    cells: usize,
+    /// Its links crossed, in `entries`.
+    entries: (usize, usize),
+    /// Flows in it.
+    weight: u32,
+}
+
+/// Classes looked among for one a flow belongs to (the latest ones: flows
+/// alike tend to start together).
+const CLASS_SEARCH: usize = 8;
+
 /// Scratch space, kept between recomputations so they allocate nothing.
 /// The passes run over flat copies of the component's stages and links,
 /// so they touch no transfer.
@@ -94,12 +114,14 @@ pub(super) struct Scratch {
     /// Per link of the machine: its place among the component's links.
     local: Vec<u32>,
     links: Vec<LinkCell>,
-    /// Per component flow, where its stages start in `cells`.
+    /// Per component flow, where its class's stages start in `cells`.
     first: Vec<usize>,
     cells: Vec<Cell>,
-    /// Per link crossed: the link (component-local), the part of the flow
-    /// on it, its stage.
+    /// Per link a class crosses: the link (component-local), the part of
+    /// the class's flows on it (summed over them), its stage.
     entries: Vec<(u32, f64, u32)>,
+    classes: Vec<Class>,
+    class_res: Vec<Share>,
     /// Per component flow: whether its rates stayed as they were.
     pub kept: Vec<bool>,
 }
@@ -112,14 +134,61 @@ impl Scratch {
             first: Vec::new(),
             cells: Vec::new(),
             entries: Vec::new(),
+            classes: Vec::new(),
+            class_res: Vec::new(),
             kept: Vec::new(),
         }
     }
 
-    /// Copies flow `f`'s stages and links in.
+    /// Copies flow `f`'s stages and links in, unless a flow alike is
+    /// already in: then `f` joins its class.
     fn add(&mut self, f: &Flow) {
         let at = self.cells.len();
+        self.cells_of(f);
+        let stages = self.cells.len() - at;
+        let alike = self.classes.iter_mut().rev().take(CLASS_SEARCH).find(|c| {
+            let res = &self.class_res[c.res.0..c.res.1];
+            res == f.res.as_slice()
+                && self.cells[c.cells..c.cells + stages]
+                    .iter()
+                    .zip(&self.cells[at..])
+                    .all(|(a, b)| a.alike(b))
+        });
+        if let Some(c) = alike {
+            c.weight += 1;
+            self.first.push(c.cells);
+            self.cells.truncate(at);
+            return;
+        }
         self.first.push(at);
+        let res = (self.class_res.len(), self.class_res.len() + f.res.len());
+        self.class_res.extend_from_slice(&f.res);
+        let first_entry = self.entries.len();
+        for r in &f.res {
+            let g = (at + usize::from(r.stage)) as u32;
+            self.entries.push((self.local[r.link as usize], r.part, g));
+        }
+        self.classes.push(Class {
+            res,
+            cells: at,
+            entries: (first_entry, self.entries.len()),
+            weight: 1,
+        });
+    }
+
+    /// Each class's parts on its links, over all its flows.
+    fn weigh(&mut self) {
+        for c in &self.classes {
+            if c.weight > 1 {
+                for e in &mut self.entries[c.entries.0..c.entries.1] {
+                    e.1 *= f64::from(c.weight);
+                }
+            }
+        }
+    }
+
+    /// Pushes flow `f`'s stages as cells.
+    fn cells_of(&mut self, f: &Flow) {
         for (k, st) in f.stages.iter().enumerate() {
             let done = f.done(k);
             let from = if done {
@@ -146,10 +215,16 @@ impl Scratch {
                 old: st.rate,
             });
         }
-        for r in &f.res {
-            let g = (at + usize::from(r.stage)) as u32;
-            self.entries.push((self.local[r.link as usize], r.part, g));
-        }
+    }
+}
+
+impl Cell {
+    /// Whether two stages enter a recomputation alike.
+    fn alike(&self, other: &Cell) -> bool {
+        self.from == other.from
+            && self.backlog == other.backlog
+            && self.rate.to_bits() == other.rate.to_bits()
+            && self.old.to_bits() == other.old.to_bits()
     }
 }
 
@@ -179,6 +254,8 @@ pub(super) fn set_rates<F: AsMut<Flow>>(
     s.first.clear();
     s.cells.clear();
     s.entries.clear();
+    s.classes.clear();
+    s.class_res.clear();
     s.links.clear();
     for (i, &l) in comp_links.iter().enumerate() {
         s.local[l as usize] = i as u32;
@@ -192,6 +269,7 @@ pub(super) fn set_rates<F: AsMut<Flow>>(
         f.advance(now);
         s.add(f);
     }
+    s.weigh();
     let cells = &mut s.cells;
     for g in 0..cells.len() {
         cells[g].arrive = arrival(cells[g].from, || cells[g - 1].rate);

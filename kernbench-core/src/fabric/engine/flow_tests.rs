@@ -136,3 +136,30 @@ fn a_flow_that_fits_or_leaves_without_binding_changes_nobody() {
     );
     assert!(drained > 1000, "{drained}");
 }
+
+#[test]
+fn flows_alike_weigh_as_many_on_the_links_they_share() {
+    // Three flows from a 60 GB/s link and one from a 40 GB/s link meet at
+    // a 50 GB/s port. The three take turns at theirs (20 GB/s each), so
+    // 60 + 40 GB/s arrive at the port, which serves each at half its rate.
+    let links = [link(50.0), link(60.0), link(40.0)];
+    let mut flows = vec![
+        flow(&[(1, 0, 1.0), (0, 1, 1.0)], 1 << 20),
+        flow(&[(1, 0, 1.0), (0, 1, 1.0)], 1 << 20),
+        flow(&[(1, 0, 1.0), (0, 1, 1.0)], 1 << 20),
+        flow(&[(2, 0, 1.0), (0, 1, 1.0)], 1 << 20),
+    ];
+    let mut net = FlowNet::new(&links);
+    let mut out = Vec::new();
+    for id in 0..4 {
+        net.start(&mut flows, id, 0, &mut out);
+    }
+    // By the last start the three were alike: one class of weight three.
+    let gbs = |f: &Flow, k: usize| f.stages[k].rate * 1e3;
+    for f in &flows[..3] {
+        assert!((gbs(f, 0) - 20.0).abs() < 1e-9, "{}", gbs(f, 0));
+        assert!((gbs(f, 1) - 10.0).abs() < 1e-9, "{}", gbs(f, 1));
+    }
+    assert!((gbs(&flows[3], 0) - 40.0).abs() < 1e-9);
+    assert!((gbs(&flows[3], 1) - 20.0).abs() < 1e-9);
+}
