@@ -58,12 +58,14 @@ pub(super) struct Flow {
 }
 
 impl Flow {
-    /// A flow of `bytes` over `res` (in route order, stages from 0).
-    pub fn new(res: Vec<Share>, bytes: u64) -> Self {
-        let stages = res.last().map_or(0, |r| usize::from(r.stage) + 1);
+    /// A flow of `bytes` over `res` (in route order, stages from 0), its
+    /// stages in `stages` (an empty vector, perhaps with room).
+    pub fn new(res: Vec<Share>, bytes: u64, mut stages: Vec<Stage>) -> Self {
+        let n = res.last().map_or(0, |r| usize::from(r.stage) + 1);
+        stages.resize(n, Stage::default());
         Flow {
             res,
-            stages: vec![Stage::default(); stages],
+            stages,
             total: bytes as f64,
             ..Flow::default()
         }

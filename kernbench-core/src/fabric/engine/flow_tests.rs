@@ -30,7 +30,7 @@ fn flow(route: &[(u32, u16, f64)], bytes: u64) -> Flow {
         .iter()
         .map(|&(link, stage, part)| Share { link, part, stage })
         .collect();
-    Flow::new(res, bytes)
+    Flow::new(res, bytes, Vec::new())
 }
 
 /// Recomputes every active flow's rates from scratch and asserts that

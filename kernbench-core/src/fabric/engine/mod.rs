@@ -42,7 +42,7 @@ use crate::fabric::units::Ps;
 
 use flow::{Finish, FlowNet};
 use routes::{FnvBuild, RouteCache};
-use transfer::Transfer;
+use transfer::{Spare, Transfer};
 
 /// What the engine does at a point in time.
 #[derive(Debug, Clone, Copy)]
@@ -125,6 +125,8 @@ pub struct Sim<T = ()> {
     posted_last: HashMap<usize, u32, FnvBuild>,
     /// Scratch: a flow's bytes per HBM lane.
     lane_bytes: Vec<u64>,
+    /// Allocations of transfers whose slots were reused.
+    spare: Vec<Spare>,
 }
 
 impl Sim {
@@ -180,6 +182,7 @@ impl<T: Copy> Sim<T> {
             routes: RouteCache::default(),
             posted_last: HashMap::default(),
             lane_bytes: Vec::new(),
+            spare: Vec::new(),
             machine,
             queue: EventQueue::new(),
             clock: 0,
@@ -222,7 +225,18 @@ impl<T: Copy> Sim<T> {
         on_injected: Option<T>,
     ) -> Result<Transfer<T>, TransferError> {
         let route = self.routes.get(&self.machine, src, dst)?;
-        let mut t = Transfer::new(&self.machine, route, src, dst, runs, setup_ps, at, token)?;
+        let spare = self.spare.pop().unwrap_or_default();
+        let mut t = Transfer::new(
+            &self.machine,
+            route,
+            src,
+            dst,
+            runs,
+            setup_ps,
+            at,
+            token,
+            spare,
+        )?;
         t.on_injected = on_injected;
         // A lone burst goes through the burst model; only a posted one
         // needs its lane shares, to join a flow along its route.
@@ -324,7 +338,8 @@ impl<T: Copy> Sim<T> {
     fn insert(&mut self, t: Transfer<T>) -> u32 {
         match self.free.pop() {
             Some(i) => {
-                self.transfers[i as usize] = t;
+                let old = std::mem::replace(&mut self.transfers[i as usize], t);
+                self.spare.push(old.into_spare());
                 i
             }
             None => {

@@ -6,7 +6,7 @@ use crate::fabric::machine::Machine;
 use crate::fabric::route::{Route, RouteError};
 use crate::fabric::units::Ps;
 
-use super::flow_state::{lane_shares, Flow, Share};
+use super::flow_state::{lane_shares, Flow, Share, Stage};
 use super::routes::Path;
 
 /// Bursts sampled per strided transfer for its lane shares.
@@ -111,6 +111,15 @@ impl From<u64> for Runs {
     }
 }
 
+/// The allocations a transfer holds, emptied: a finished transfer's are
+/// the next one's, so a long run allocates per slot, not per transfer.
+#[derive(Debug, Default)]
+pub(super) struct Spare {
+    hop_times: Vec<HopTime>,
+    res: Vec<Share>,
+    stages: Vec<Stage>,
+}
+
 pub(super) struct Transfer<T> {
     pub route: Path,
     pub bytes: u64,
@@ -157,6 +166,8 @@ impl<T> AsMut<Flow> for Transfer<T> {
 }
 
 impl<T: Copy> Transfer<T> {
+    /// A transfer over `route`, in the allocations of `spare` (a finished
+    /// transfer's, or empty ones).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         m: &Machine,
@@ -167,6 +178,7 @@ impl<T: Copy> Transfer<T> {
         setup_ps: Ps,
         at: Ps,
         token: T,
+        spare: Spare,
     ) -> Result<Self, TransferError> {
         let burst_bytes = m.topo.hbm.burst_bytes;
         let bytes = runs.bytes();
@@ -188,7 +200,12 @@ impl<T: Copy> Transfer<T> {
             }
             _ => (0, 0),
         };
-        let hop_times = route.hops.iter().map(|h| HopTime::new(h.to)).collect();
+        let Spare {
+            mut hop_times,
+            res,
+            stages,
+        } = spare;
+        hop_times.extend(route.hops.iter().map(|h| HopTime::new(h.to)));
         Ok(Transfer {
             source: HopTime::new(route.from),
             route,
@@ -211,8 +228,34 @@ impl<T: Copy> Transfer<T> {
             head: 0,
             token,
             on_injected: None,
-            flow: Flow::default(),
+            flow: Flow {
+                res,
+                stages,
+                ..Flow::default()
+            },
         })
+    }
+
+    /// Its allocations, emptied, for the next transfer.
+    pub fn into_spare(self) -> Spare {
+        let Transfer {
+            mut hop_times,
+            flow:
+                Flow {
+                    mut res,
+                    mut stages,
+                    ..
+                },
+            ..
+        } = self;
+        hop_times.clear();
+        res.clear();
+        stages.clear();
+        Spare {
+            hop_times,
+            res,
+            stages,
+        }
     }
 
     /// Makes this transfer a flow: the links it crosses and the share of
@@ -226,7 +269,8 @@ impl<T: Copy> Transfer<T> {
     /// burst apart, as they do there.
     pub fn as_flow(&mut self, lane_bytes: &mut Vec<u64>) {
         let last = self.burst_len(self.n_bursts - 1);
-        let mut res = Vec::with_capacity(self.route.hops.len());
+        let mut res = std::mem::take(&mut self.flow.res);
+        res.clear();
         // Stages count hops without gaps: a hop all of whose links an
         // earlier crossing already holds (a copy within one slice) adds
         // none.
@@ -261,7 +305,8 @@ impl<T: Copy> Transfer<T> {
             }
         }
         let body = self.bytes.max(1).saturating_sub(last);
-        self.flow = Flow::new(res, body);
+        let stages = std::mem::take(&mut self.flow.stages);
+        self.flow = Flow::new(res, body, stages);
     }
 
     /// Bytes landing on each of `lanes` lanes at hop `hop`, as burst mode

@@ -46,6 +46,7 @@ fn each_burst_lands_on_the_channel_of_its_own_address() {
         0,
         0,
         (),
+        Spare::default(),
     )
     .unwrap();
     assert_eq!(t.n_bursts, 9);
@@ -63,6 +64,7 @@ fn each_burst_lands_on_the_channel_of_its_own_address() {
         0,
         0,
         (),
+        Spare::default(),
     )
     .unwrap();
     assert_eq!(
@@ -99,7 +101,8 @@ fn lane_counts_step_through_runs_as_each_burst_lands() {
             for (src, dst) in [(hbm(at), tcm()), (tcm(), hbm(at))] {
                 let runs = Runs::strided(len, pitch, count);
                 let path = route(&m, src, dst);
-                let t = Transfer::new(&m, path, src, dst, runs, 0, 0, ()).unwrap();
+                let t =
+                    Transfer::new(&m, path, src, dst, runs, 0, 0, (), Spare::default()).unwrap();
                 let hop = t.route.hops.iter().position(|h| h.lanes > 1).unwrap();
                 let mut fast = Vec::new();
                 let last = t.burst_len(t.n_bursts - 1);
@@ -118,9 +121,19 @@ fn lane_counts_step_through_runs_as_each_burst_lands() {
 fn more_bursts_than_the_engine_counts_is_an_error() {
     let m = Machine::new(&Topology::default_topology());
     let runs = Runs::strided(2, 4, u64::from(u32::MAX) + 1);
-    let e = Transfer::new(&m, route(&m, hbm(0), tcm()), hbm(0), tcm(), runs, 0, 0, ())
-        .err()
-        .unwrap();
+    let e = Transfer::new(
+        &m,
+        route(&m, hbm(0), tcm()),
+        hbm(0),
+        tcm(),
+        runs,
+        0,
+        0,
+        (),
+        Spare::default(),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(e, TransferError::TooManyBursts { bursts, .. } if bursts == 1 << 32));
     assert!(e.to_string().contains("split it"), "{e}");
     // Empty runs are nothing to move, not a burst each.
