@@ -5,8 +5,8 @@
 //! each time, the superseded entries would linger there as stale events
 //! (four in five of the flow events of the 512³ GEMM), each pushed,
 //! carried down the radix heap's buckets and popped for nothing. Here each
-//! flow holds one entry, moved in place, in a small indexed binary heap
-//! beside the queue (a heap per component's few flows, not per burst).
+//! flow holds one entry, moved in place, in one small indexed binary heap
+//! beside the queue (as many entries as flows in flight, not bursts).
 //! An entry's tie order is a sequence number taken from the event queue
 //! when it is set, so the two pop exactly as one queue would have popped
 //! the live events.

@@ -34,7 +34,7 @@ use crate::fabric::link::Link;
 use crate::fabric::units::Ps;
 
 use super::due::DueSet;
-use super::flow_rates::{set_rates, LinkLoad, Scratch, TIGHT};
+use super::flow_rates::{set_rates, LinkLoad, Scratch};
 use super::flow_state::{Flow, Stage, SLACK};
 
 /// Per-link shares of the active flows, and scratch space for recomputing
@@ -42,8 +42,10 @@ use super::flow_state::{Flow, Stage, SLACK};
 pub(super) struct FlowNet {
     /// Per link, bytes per ps.
     cap: Vec<f64>,
-    /// Per link, the active flows crossing it, and what they load it with.
+    /// Per link, the active flows crossing it.
     on_link: Vec<Vec<u32>>,
+    /// Per link, what the flows crossing it load it with, as of its
+    /// component's last recomputation and the shortcuts since.
     loads: Vec<LinkLoad>,
     /// Component search stamps, per link and per flow (transfer slot).
     link_mark: Vec<u32>,
@@ -129,7 +131,7 @@ impl FlowNet {
         let fits = f.ends.is_empty()
             && f.res.iter().all(|r| {
                 let l = &self.loads[r.link as usize];
-                !l.binding && l.load + r.part * rate <= self.cap[r.link as usize] * (1.0 + TIGHT)
+                !l.binding && l.load + r.part * rate <= self.cap[r.link as usize]
             });
         if !fits {
             self.recompute_around(flows, xfer, now, out);
@@ -290,7 +292,7 @@ impl FlowNet {
         self.due.clear();
     }
 
-    /// New rates for the component of flow `xfer`, which gets a new event
+    /// New rates for the component of flow `xfer`, which gets a new due time
     /// even if its rates stay.
     fn recompute_around<F: AsMut<Flow>>(
         &mut self,
@@ -306,7 +308,7 @@ impl FlowNet {
     }
 
     /// New rates for the component reachable from the links on the stack;
-    /// `new` gets a new event even if its rates stay.
+    /// `new` gets a new due time even if its rates stay.
     fn recompute<F: AsMut<Flow>>(
         &mut self,
         flows: &mut [F],

@@ -69,10 +69,6 @@ struct LinkCell {
     backlog: bool,
 }
 
-/// Relative slack below which a link counts as carrying its bandwidth,
-/// not more (recomputed rates are compared at the same precision).
-pub(super) const TIGHT: f64 = 1e-12;
-
 /// What a link carries as of its component's last recomputation, kept
 /// until the next one.
 #[derive(Debug, Clone, Copy, Default)]
@@ -347,7 +343,7 @@ pub(super) fn set_rates<F: AsMut<Flow>>(
     for (lc, &l) in s.links.iter().zip(comp_links) {
         links[l as usize] = LinkLoad {
             load: lc.arrived,
-            binding: !settled || lc.backlog || lc.arrived > lc.cap * (1.0 + TIGHT),
+            binding: !settled || lc.backlog || lc.arrived > lc.cap,
         };
     }
     s.kept.clear();

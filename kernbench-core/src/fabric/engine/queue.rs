@@ -68,7 +68,8 @@ impl<T> EventQueue<T> {
         self.len == 0
     }
 
-    /// Time of the last popped event (the simulation's "now").
+    /// Time of the last popped event (a simulation that also takes events
+    /// from elsewhere, as flow mode's due changes, keeps its own clock).
     pub fn now(&self) -> Ps {
         self.last
     }
