@@ -22,7 +22,7 @@
 
 use crate::fabric::units::Ps;
 
-use super::flow_state::{Flow, Share};
+use super::flow_state::Flow;
 
 /// Passes at most. A pass carries a change down every route, so rates
 /// settle in a few unless flows feed back on one another through shared
@@ -89,11 +89,9 @@ pub(super) struct LinkLoad {
 /// on each link as its flows together.
 #[derive(Debug, Clone, Copy)]
 struct Class {
-    /// The first flow's links, in `class_res`.
-    res: (usize, usize),
     /// Its stages, in `cells`.
     cells: usize,
-    /// Its links crossed, in `entries`.
+    /// Its links crossed, in `entries` (in its first flow's order).
     entries: (usize, usize),
     /// Flows in it.
     weight: u32,
@@ -117,7 +115,6 @@ pub(super) struct Scratch {
     /// the class's flows on it (summed over them), its stage.
     entries: Vec<(u32, f64, u32)>,
     classes: Vec<Class>,
-    class_res: Vec<Share>,
     /// Per component flow: whether its rates stayed as they were.
     pub kept: Vec<bool>,
 }
@@ -131,7 +128,6 @@ impl Scratch {
             cells: Vec::new(),
             entries: Vec::new(),
             classes: Vec::new(),
-            class_res: Vec::new(),
             kept: Vec::new(),
         }
     }
@@ -143,8 +139,14 @@ impl Scratch {
         self.cells_of(f);
         let stages = self.cells.len() - at;
         let alike = self.classes.iter_mut().rev().take(CLASS_SEARCH).find(|c| {
-            let res = &self.class_res[c.res.0..c.res.1];
-            res == f.res.as_slice()
+            // Its entries are its first flow's links, parts and stages.
+            let entries = &self.entries[c.entries.0..c.entries.1];
+            entries.len() == f.res.len()
+                && entries.iter().zip(&f.res).all(|(&(l, part, g), r)| {
+                    l == self.local[r.link as usize]
+                        && part == r.part
+                        && g as usize == c.cells + usize::from(r.stage)
+                })
                 && self.cells[c.cells..c.cells + stages]
                     .iter()
                     .zip(&self.cells[at..])
@@ -157,15 +159,12 @@ impl Scratch {
             return;
         }
         self.first.push(at);
-        let res = (self.class_res.len(), self.class_res.len() + f.res.len());
-        self.class_res.extend_from_slice(&f.res);
         let first_entry = self.entries.len();
         for r in &f.res {
             let g = (at + usize::from(r.stage)) as u32;
             self.entries.push((self.local[r.link as usize], r.part, g));
         }
         self.classes.push(Class {
-            res,
             cells: at,
             entries: (first_entry, self.entries.len()),
             weight: 1,
@@ -215,11 +214,12 @@ impl Scratch {
 }
 
 impl Cell {
-    /// Whether two stages enter a recomputation alike.
+    /// Whether two stages of flows over the same links enter a
+    /// recomputation alike (the first iterate follows from these and the
+    /// links' speeds).
     fn alike(&self, other: &Cell) -> bool {
         self.from == other.from
             && self.backlog == other.backlog
-            && self.rate.to_bits() == other.rate.to_bits()
             && self.old.to_bits() == other.old.to_bits()
     }
 }
@@ -251,7 +251,6 @@ pub(super) fn set_rates<F: AsMut<Flow>>(
     s.cells.clear();
     s.entries.clear();
     s.classes.clear();
-    s.class_res.clear();
     s.links.clear();
     for (i, &l) in comp_links.iter().enumerate() {
         s.local[l as usize] = i as u32;

@@ -163,3 +163,32 @@ fn flows_alike_weigh_as_many_on_the_links_they_share() {
     assert!((gbs(&flows[3], 0) - 40.0).abs() < 1e-9);
     assert!((gbs(&flows[3], 1) - 20.0).abs() < 1e-9);
 }
+
+#[test]
+fn flows_over_the_same_links_in_other_parts_are_not_alike() {
+    // Two flows over the same pair of 100 GB/s lanes, a quarter and three
+    // quarters on each the other way round: each alone would stream at
+    // 133.3 GB/s, together they fill both lanes, 100 GB/s each. A third
+    // flow, 50 GB/s from its own link, joins them at a 220 GB/s port,
+    // which serves the 100 + 100 + 50 arriving in proportion: 88, 88, 44.
+    let links = [link(220.0), link(100.0), link(100.0), link(50.0)];
+    let mut flows = vec![
+        flow(&[(1, 0, 0.25), (2, 0, 0.75), (0, 1, 1.0)], 1 << 20),
+        flow(&[(1, 0, 0.75), (2, 0, 0.25), (0, 1, 1.0)], 1 << 20),
+        flow(&[(3, 0, 1.0), (0, 1, 1.0)], 1 << 20),
+    ];
+    let mut net = FlowNet::new(&links);
+    let mut out = Vec::new();
+    for id in 0..3 {
+        net.start(&mut flows, id, 0, &mut out);
+    }
+    let gbs = |f: &Flow, k: usize| f.stages[k].rate * 1e3;
+    for (f, lanes, port) in [
+        (&flows[0], 100.0, 88.0),
+        (&flows[1], 100.0, 88.0),
+        (&flows[2], 50.0, 44.0),
+    ] {
+        assert!((gbs(f, 0) - lanes).abs() < 1e-9, "{} GB/s", gbs(f, 0));
+        assert!((gbs(f, 1) - port).abs() < 1e-9, "{} GB/s", gbs(f, 1));
+    }
+}

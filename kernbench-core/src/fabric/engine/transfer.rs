@@ -339,8 +339,7 @@ impl<T: Copy> Transfer<T> {
         let n = u64::from(self.n_bursts.min(LANE_SAMPLE));
         let per_run = u64::from(self.per_run);
         let (whole, tail) = (n / per_run, n % per_run);
-        let strided = (hop == 0) == self.src_strided;
-        let round = if strided {
+        let round = if self.side(hop).1 {
             l.checked_mul(self.burst_bytes)
                 .map(|m| m / gcd(self.runs.pitch % m, m))
         } else {
@@ -362,8 +361,7 @@ impl<T: Copy> Transfer<T> {
     /// Adds to `out` the bytes per lane of the first `runs` runs at hop
     /// `hop` and the first `tail` bursts of the run after them.
     fn walk_runs(&self, hop: usize, l: u64, runs: u64, tail: u64, out: &mut [u64]) {
-        let (first, rem) = if hop == 0 { self.src_at } else { self.dst_at };
-        let strided = (hop == 0) == self.src_strided;
+        let ((first, rem), strided) = self.side(hop);
         let bb = self.burst_bytes;
         let (pitch_q, pitch_r) = (self.runs.pitch / bb, self.runs.pitch % bb);
         // The run's first burst is `(rem + run x pitch) / bb` bursts in:
@@ -412,6 +410,16 @@ impl<T: Copy> Transfer<T> {
         self.burst_bytes.min(len.saturating_sub(off)).max(1)
     }
 
+    /// Where the memory at hop `hop` starts (the source's at the first hop,
+    /// else the destination's), and whether that side is laid out in runs.
+    fn side(&self, hop: usize) -> ((u64, u64), bool) {
+        if hop == 0 {
+            (self.src_at, self.src_strided)
+        } else {
+            (self.dst_at, !self.src_strided)
+        }
+    }
+
     /// The interleave index of burst `b` at hop `hop`: the burst-sized
     /// block of the slice its first byte falls in. An HBM stage at the
     /// start of the route belongs to the source, any other to the
@@ -419,9 +427,8 @@ impl<T: Copy> Transfer<T> {
     /// `offset + r x pitch + j x burst`; on the other, bursts follow one
     /// another from `offset`.
     pub fn lane(&self, hop: usize, b: u32) -> u64 {
-        let src_side = hop == 0;
-        let (first, rem) = if src_side { self.src_at } else { self.dst_at };
-        if self.runs.count <= 1 || src_side != self.src_strided {
+        let ((first, rem), strided) = self.side(hop);
+        if self.runs.count <= 1 || !strided {
             return first + u64::from(b);
         }
         let (run, j) = (u64::from(b / self.per_run), u64::from(b % self.per_run));
